@@ -1,0 +1,66 @@
+# reclab — one command to open the labs, one to run every test.
+#   make lab    set up .venv (once), fetch + verify MovieLens 100k (once), open JupyterLab on labs/
+#   make test   same setup, then the unit tests, the lab build check and every solution notebook
+# Setup is incremental: an existing .venv is reused and only reinstalled when pyproject.toml changes.
+
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.reclab-installed
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+export TF_CPP_MIN_LOG_LEVEL := 3
+
+.PHONY: help setup data lab test test-fast lint labs bench clean-venv
+
+help:
+	@echo "make lab    set up, fetch the data, open JupyterLab on labs/"
+	@echo "make test   set up, fetch the data, run all tests (unit + notebooks)"
+	@echo "make labs   rebuild labs/ from solutions/"
+	@echo "make bench  run the benchmark against Surprise / implicit (slow)"
+	@echo "make lint   ruff on the package, tests and notebooks"
+
+$(BIN)/python:
+	@echo ">> creating $(VENV) with $(PYTHON)"
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	@echo ">> installing reclab (editable) and its dependencies into $(VENV)"
+	$(BIN)/python -m pip install --quiet --progress-bar off -e '.[test]'
+	@touch $(STAMP)
+
+setup: $(STAMP)
+	@echo ">> $(VENV) is ready"
+
+data: setup
+	@echo ">> fetching and verifying MovieLens 100k (cached after the first time)"
+	$(BIN)/reclab data fetch
+
+lab: data
+	@echo ">> opening JupyterLab on labs/ (Ctrl-C to stop)"
+	$(BIN)/jupyter lab --notebook-dir=labs
+
+test: data
+	@echo ">> ruff"
+	$(BIN)/ruff check reclab tests solutions
+	@echo ">> labs/ must be exactly what 'reclab labs build' makes from solutions/"
+	$(BIN)/reclab labs build --check
+	@echo ">> pytest: unit tests, then every solution notebook (nbval)"
+	$(BIN)/python -m pytest
+
+test-fast: setup
+	$(BIN)/python -m pytest tests -m "not slow"
+
+lint: setup
+	$(BIN)/ruff check reclab tests solutions
+
+labs: setup
+	$(BIN)/reclab labs build
+
+bench: data
+	@echo ">> installing the benchmark peers (Surprise, implicit)"
+	$(BIN)/python -m pip install --quiet --progress-bar off -e '.[test,bench]'
+	$(BIN)/reclab bench
+
+clean-venv:
+	rm -rf $(VENV)
