@@ -46,7 +46,9 @@ test: data
 	@echo ">> labs/ must be exactly what 'reclab labs build' makes from solutions/"
 	$(BIN)/reclab labs build --check
 	@echo ">> pytest: unit tests, then every solution notebook (nbval)"
-	$(BIN)/python -m pytest
+	MPLBACKEND=Agg $(BIN)/python -m pytest --durations=20 --doctest-modules reclab tests
+	@echo ">> every solution notebook, executed top to bottom (nbval)"
+	$(BIN)/python -m pytest --durations=0 --nbval-lax solutions
 
 test-fast: setup
 	$(BIN)/python -m pytest tests -m "not slow"

@@ -93,7 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     grade_p = commands.add_parser("grade", help="grade submitted labs with nbgrader autograde")
     grade_p.add_argument("submissions", type=Path, help="folder of <student>/<lab>.ipynb")
-    grade_p.add_argument("--out", type=Path, required=True, help="where grades.csv and feedback/ go")
+    grade_p.add_argument("--out", type=Path, required=True,
+                         help="where grades.csv and feedback/ go")
     grade_p.add_argument("--solutions", type=Path, default=Path("solutions"))
     grade_p.add_argument("--jobs", type=int, default=1, help="submissions graded in parallel")
     grade_p.add_argument("--timeout", type=int, default=300, help="seconds allowed per cell")

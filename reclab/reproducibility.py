@@ -32,8 +32,8 @@ def quiet_tensorflow() -> ModuleType:
     try:
         sys.stderr.flush()
         os.dup2(devnull, 2)
-        import tensorflow as tf
         import keras  # noqa: F401  (imported here so its start-up is silent too)
+        import tensorflow as tf
     finally:
         os.dup2(saved_stderr, 2)
         os.close(devnull)
