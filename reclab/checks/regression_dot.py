@@ -1,0 +1,235 @@
+"""Self-checks for ``01_regression_dot``: the dot-product model and its quality bar.
+
+:func:`check_dot_model` builds the student's model on tiny sizes, checks its inputs, its two
+embedding tables and its output shape, then writes known vectors into the tables and checks
+that the model returns their dot products. :func:`check_test_predictions` holds the trained
+model to the notebook's bar on ``u1.test``.
+
+Example:
+    >>> check_test_predictions([4, 3, 5], [3.8, 3.4, 4.1], max_mae=1.0)  # doctest: +ELLIPSIS
+    ✓ ...
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from reclab.checks import fail, passed
+
+__all__ = ["check_dot_model", "check_test_predictions"]
+
+_HINT_INPUTS = (
+    "make two inputs, e.g. keras.Input(shape=(), dtype='int32', name='user') and the same "
+    "for 'item', and build keras.Model(inputs=[user, item], outputs=...)."
+)
+
+
+def _embedding_layers(model: Any) -> list[Any]:
+    """Every Embedding layer of the model, looking inside nested models too."""
+    import keras
+
+    found = []
+    for layer in getattr(model, "layers", []):
+        if isinstance(layer, keras.layers.Embedding):
+            found.append(layer)
+        elif hasattr(layer, "layers"):
+            found += _embedding_layers(layer)
+    return found
+
+
+def _build(build: Callable, n_users: int, n_items: int, dim: int) -> Any:
+    __tracebackhide__ = True
+    import keras
+
+    try:
+        model = build(n_users, n_items, dim)
+    except NotImplementedError:
+        raise
+    except Exception as exc:
+        fail(
+            f"build_dot_model({n_users}, {n_items}, {dim}) raised {type(exc).__name__}: {exc}",
+            "embedding sizes must be Python ints: keras.layers.Embedding(n_users, dim).",
+        )
+    if model is None:
+        fail("build_dot_model returned None: did you forget `return keras.Model(...)`?")
+    if not isinstance(model, keras.Model):
+        fail(f"build_dot_model should return a keras.Model, got {type(model).__name__}.",
+             _HINT_INPUTS)
+    return model
+
+
+def _check_structure(model: Any, n_users: int, n_items: int, dim: int) -> tuple[Any, Any]:
+    """Return (user embedding layer, item embedding layer) after checking the structure."""
+    __tracebackhide__ = True
+    sizes = f"(n_users={n_users}, n_items={n_items}, dim={dim})"
+    inputs = getattr(model, "inputs", None)
+    if not inputs or len(inputs) != 2:
+        fail(
+            f"the model should have 2 inputs (user codes, item codes); it has "
+            f"{0 if not inputs else len(inputs)}.",
+            _HINT_INPUTS,
+        )
+    for tensor in inputs:
+        shape = tuple(tensor.shape)
+        if shape not in ((None,), (None, 1)):
+            fail(f"input {tensor.name!r} has shape {shape}; each input is one id per example, "
+                 "shape (batch,) or (batch, 1).", _HINT_INPUTS)
+        if "int" not in str(tensor.dtype):
+            fail(f"input {tensor.name!r} has dtype {tensor.dtype}; ids are integers.",
+                 "keras.Input(shape=(), dtype='int32').")
+    layers = _embedding_layers(model)
+    if len(layers) != 2:
+        fail(
+            f"the model should have exactly 2 Embedding layers (one for users, one for items); "
+            f"it has {len(layers)}.",
+            "one keras.layers.Embedding(n_users, dim) and one keras.layers.Embedding(n_items, dim)",
+        )
+    found = sorted((layer.input_dim, layer.output_dim) for layer in layers)
+    wanted = sorted([(n_users, dim), (n_items, dim)])
+    if found != wanted:
+        fail(
+            f"with {sizes} the Embedding layers should have (input_dim, output_dim) "
+            f"{wanted}, they have {found}.",
+            "input_dim is the number of distinct ids (n_users or n_items), output_dim is dim.",
+        )
+    extra = [w.path for w in model.trainable_weights
+             if not any(w is layer.embeddings for layer in layers)]  # fmt: skip
+    if extra:
+        fail(
+            f"a plain dot model learns only the two embedding tables, but this one also learns "
+            f"{extra}.",
+            "no Dense layer and no bias here: the prediction is just the dot product "
+            "(notebook 02 adds biases).",
+        )
+    out_shape = tuple(model.outputs[0].shape) if len(model.outputs) == 1 else None
+    if out_shape not in ((None, 1), (None,)):
+        fail(
+            f"the model should output one number per example, shape (batch, 1); its output "
+            f"shape is {out_shape}.",
+            "keras.layers.Dot(axes=1) on two (batch, dim) vectors gives (batch, 1); with "
+            "inputs of shape (1,), Flatten the embeddings first.",
+        )
+    user_layer = next(layer for layer in layers if layer.input_dim == n_users)
+    item_layer = next(layer for layer in layers if layer is not user_layer)
+    return user_layer, item_layer
+
+
+def _check_values(model: Any, user_layer: Any, item_layer: Any, n_users: int, n_items: int,
+                  dim: int) -> None:
+    __tracebackhide__ = True
+    import keras
+
+    rng = np.random.default_rng(0)
+    users_table = rng.normal(size=(n_users, dim)).astype("float32")
+    items_table = rng.normal(size=(n_items, dim)).astype("float32")
+    user_layer.set_weights([users_table])
+    item_layer.set_weights([items_table])
+    users, items = (a.ravel().astype("int32") for a in np.meshgrid(
+        np.arange(n_users), np.arange(n_items), indexing="ij"))
+    try:
+        out = keras.ops.convert_to_numpy(model([users, items], training=False))
+    except Exception as exc:
+        fail(
+            f"calling the model on [user codes, item codes] failed ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else ''}).",
+            "the first input must feed the user embedding (input_dim=n_users) and the second "
+            "the item embedding (input_dim=n_items).",
+        )
+    out = np.asarray(out, dtype=float).reshape(len(users), -1)
+    if out.shape[1] != 1:
+        fail(f"the model returns {out.shape[1]} numbers per example instead of 1.")
+    got = out[:, 0]
+    want = np.sum(users_table[users] * items_table[items], axis=1)
+    if np.allclose(got, want, rtol=1e-4, atol=1e-4):
+        return
+    norms = (np.linalg.norm(users_table[users], axis=1)
+             * np.linalg.norm(items_table[items], axis=1))  # fmt: skip
+    if np.allclose(got, want / norms, rtol=1e-4, atol=1e-4):
+        fail("the model returns the cosine similarity, not the dot product.",
+             "use keras.layers.Dot(axes=1) without normalize=True.")
+    k = int(np.argmax(np.abs(got - want)))
+    fail(
+        f"with known embedding vectors the model should return their dot product; for user "
+        f"code {users[k]} and item code {items[k]} it returns {got[k]:.4g} instead of "
+        f"{want[k]:.4g}.",
+        "the output is sum(user_vector * item_vector): keras.layers.Dot(axes=1) or "
+        "keras.ops.sum(u * v, axis=-1, keepdims=True). The first input is the user.",
+    )
+
+
+def check_dot_model(
+    build_dot_model: Callable[[int, int, int], Any],
+    n_users: int | None = None,
+    n_items: int | None = None,
+    dim: int = 64,
+) -> None:
+    """Check ``build_dot_model(n_users, n_items, dim)``: inputs, embeddings, output, values.
+
+    On tiny sizes (6 users, 9 items, dim 4) it checks the two integer inputs, exactly two
+    ``Embedding`` layers of the right sizes, no other trainable weight, an output of shape
+    ``(batch, 1)``, and that with known embedding vectors the output is their dot product
+    for every (user, item) pair. With ``n_users``/``n_items`` it also builds the real-size
+    model and checks its parameter count.
+    """
+    __tracebackhide__ = True
+    if not callable(build_dot_model):
+        fail(f"pass the function itself (got a {type(build_dot_model).__name__}).")
+    small = (6, 9, 4)
+    model = _build(build_dot_model, *small)
+    user_layer, item_layer = _check_structure(model, *small)
+    passed("two integer inputs, two Embedding layers of the right sizes, output (batch, 1)")
+    _check_values(model, user_layer, item_layer, *small)
+    passed("the output is the dot product of the user and item vectors")
+    if n_users is not None and n_items is not None:
+        real = _build(build_dot_model, int(n_users), int(n_items), int(dim))
+        _check_structure(real, int(n_users), int(n_items), int(dim))
+        expected = (int(n_users) + int(n_items)) * int(dim)
+        if real.count_params() != expected:
+            fail(f"the real-size model has {real.count_params():,} parameters, expected "
+                 f"(n_users + n_items) × dim = {expected:,}.")
+        passed(f"real size: {n_users} users + {n_items} items, dim {dim}: "
+               f"{expected:,} parameters")
+
+
+def check_test_predictions(
+    y_true: Sequence[float] | np.ndarray,
+    y_pred: Sequence[float] | np.ndarray,
+    max_mae: float = 0.78,
+    name: str = "the model",
+) -> float:
+    """Check predictions for every test row and hold their MAE to ``max_mae``; return the MAE."""
+    __tracebackhide__ = True
+    if y_pred is None:
+        fail(f"the predictions of {name} are None.")
+    true = np.asarray(y_true, dtype=float).ravel()
+    pred = np.asarray(y_pred, dtype=float)
+    if pred.ndim == 2 and pred.shape[1] == 1:
+        pred = pred[:, 0]
+    if pred.shape != true.shape:
+        fail(
+            f"{name}: {pred.shape} predictions for {true.shape[0]} test ratings; there must "
+            "be exactly one prediction per test row, in the test table's order.",
+            "predict every row: use the fallback (the global mean) for ids unseen in training.",
+        )
+    bad = ~np.isfinite(pred)
+    if bad.any():
+        fail(f"{name}: {int(bad.sum())} predictions are NaN or infinite.",
+             "a diverging training (too high a learning rate?) gives NaN losses.")
+    value = float(np.mean(np.abs(pred - true)))
+    if value > max_mae:
+        spread = float(np.std(pred))
+        hint = (
+            "the predictions barely vary: the model predicts (almost) a constant. Did it "
+            "train? Check the loss curves."
+            if spread < 0.1
+            else "check the loss curves: did early stopping restore the best weights "
+            "(restore_best_weights=True)? Try the learning rate and batch size given above, "
+            "and make sure the codes fed at test time come from the same IdEncoder as in "
+            "training."
+        )
+        fail(f"{name}: test MAE {value:.4f} is above the bar {max_mae:.2f}.", hint)
+    passed(f"{name}: test MAE {value:.4f} <= {max_mae:.2f}")
+    return value
