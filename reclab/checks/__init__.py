@@ -3,8 +3,9 @@
 A check prints ``✓ …`` when the answer is right, and otherwise raises :class:`CheckFailed`
 with a message that says *what* is wrong (shape, dtype, range, the failing case) and a hint.
 ``CheckFailed`` is an ``AssertionError``, so nbgrader counts it as a failed test, but the
-student reads a sentence, not a bare assertion. The check's own frames are hidden from
-IPython tracebacks (``__tracebackhide__``).
+student reads a sentence, not a bare assertion: Jupyter shows a failed check as its
+message alone, without the traceback through reclab's own code
+(``CheckFailed._render_traceback_``); every other exception keeps its usual traceback.
 
 Exercise-specific checks live in one submodule per notebook, named after it
 (``reclab.checks.movielens_tour`` for ``00_movielens_tour``), built on the helpers here.
@@ -37,6 +38,12 @@ __all__ = [
 
 class CheckFailed(AssertionError):
     """An exercise's answer is not right yet; the message says what and how to fix it."""
+
+    def _render_traceback_(self) -> list[str]:
+        """How IPython/Jupyter shows a failed check: the message alone, in red, no frames."""
+        lines = str(self).splitlines() or [""]
+        return [f"\x1b[1;31m✗ Check failed:\x1b[0m {lines[0]}", *lines[1:]]
+
 
 
 def fail(what: str, hint: str | None = None) -> None:
@@ -175,4 +182,3 @@ def check_columns(
     if missing:
         fail(f"{name} lacks column(s) {missing}; it has {list(frame.columns)}.", hint)
     passed(f"{name} has columns {list(expected)}")
-
