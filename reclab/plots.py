@@ -102,3 +102,216 @@ def plot_predictions(
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left")
     return ax
+
+
+# --------------------------------------------------------------------------------------------
+# embedding maps (2-D projections such as t-SNE), static and interactive
+
+__all__ += ["plot_embedding_map", "plotly_embedding_map"]
+
+
+def plot_embedding_map(
+    coords: Any,
+    color: Sequence[Any] | np.ndarray | None = None,
+    annotate: Mapping[int, str] | None = None,
+    title: str = "Embedding map",
+    xlabel: str = "dimension 1",
+    ylabel: str = "dimension 2",
+    color_label: str | None = None,
+    max_groups: int = 10,
+    ax: Axes | None = None,
+) -> Axes:
+    """Scatter 2-D coordinates (e.g. t-SNE of embeddings), coloured, with a few points named.
+
+    ``color`` holds one value per point: strings are categories (the ``max_groups − 1`` most
+    frequent get their own colour and a legend entry, the rest are drawn in grey as "other"),
+    numbers go through a colour map with a colour bar. ``annotate`` maps point positions to
+    the text written next to them.
+
+    Example:
+        >>> xy = np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 0.5]])
+        >>> plot_embedding_map(xy, color=["a", "b", "a"], annotate={1: "B"})  # doctest: +ELLIPSIS
+        <Axes: ...>
+    """
+    xy = np.asarray(coords, dtype=float)
+    if xy.ndim != 2 or xy.shape[1] != 2:
+        raise ValueError(f"coords must have shape (n, 2), got {xy.shape}")
+    ax = ax or plt.subplots(figsize=(9, 7))[1]
+    style = {"s": 14, "alpha": 0.75, "linewidths": 0}
+    if color is None:
+        ax.scatter(xy[:, 0], xy[:, 1], color="C0", **style)
+    else:
+        values = np.asarray(color)
+        if values.shape != (len(xy),):
+            raise ValueError(f"color must hold one value per point ({len(xy)}), got {values.shape}")
+        if values.dtype.kind in "iuf":
+            points = ax.scatter(xy[:, 0], xy[:, 1], c=values.astype(float), cmap="viridis",
+                                **style)
+            plt.colorbar(points, ax=ax, label=color_label or "")
+        else:
+            labels = values.astype(str)
+            names, counts = np.unique(labels, return_counts=True)
+            order = names[np.argsort(-counts, kind="stable")]
+            shown = list(order[: max_groups - 1]) if len(order) > max_groups else list(order)
+            rest = ~np.isin(labels, shown)
+            if rest.any():
+                ax.scatter(xy[rest, 0], xy[rest, 1], color="lightgrey", label="other", **style)
+            for i, name in enumerate(shown):
+                mask = labels == name
+                ax.scatter(xy[mask, 0], xy[mask, 1], color=f"C{i % 10}", label=name, **style)
+            ax.legend(title=color_label, fontsize=8, title_fontsize=9, markerscale=1.5,
+                      loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+    for (x, y), (dx, dy), text in _place_labels(xy, annotate or {}, ax):
+        ax.scatter([x], [y], s=40, facecolors="none", edgecolors="black", linewidths=1)
+        ax.annotate(text, (x, y), xytext=(dx, dy), textcoords="offset points", fontsize=8,
+                    bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none",
+                          "alpha": 0.7},
+                    arrowprops={"arrowstyle": "-", "lw": 0.5, "color": "grey"}
+                    if abs(dy) > 2 else None)
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    return ax
+
+
+def _place_labels(
+    xy: np.ndarray, annotate: Mapping[int, str], ax: Axes
+) -> list[tuple[tuple[float, float], tuple[float, float], str]]:
+    """Offsets (in points) that keep the labels of nearby points from overlapping.
+
+    Greedy, from the top of the map down: each label takes the first free spot among
+    right/left of its point, then further up or down.
+    """
+    box = ax.get_position()
+    size = ax.figure.get_size_inches() * 72 * np.array([box.width, box.height])
+    low, span = xy.min(axis=0), np.ptp(xy, axis=0)
+    span[span == 0] = 1.0
+    points = (xy - low) / span * size                       # data -> points
+    placed: list[tuple[float, float, float, float]] = []    # label boxes: x0, y0, x1, y1
+    out = []
+    for position in sorted(annotate, key=lambda i: -xy[int(i), 1]):
+        text = str(annotate[position])
+        px, py = points[int(position)]
+        w, h = 4.6 * len(text) + 4, 11.0
+        spots = [(dx, dy) for level in range(12)
+                 for dy in ((2.0,) if level == 0 else (2.0 + 12 * level, 2.0 - 12 * level))
+                 for dx in (5.0, -w - 5.0)]
+        for dx, dy in spots:
+            x0, y0 = px + dx, py + dy
+            if not any(x0 < b[2] and b[0] < x0 + w and y0 < b[3] and b[1] < y0 + h
+                       for b in placed):
+                break
+        placed.append((x0, y0, x0 + w, y0 + h))
+        out.append(((float(xy[int(position), 0]), float(xy[int(position), 1])), (dx, dy), text))
+    return out
+
+
+def plotly_embedding_map(
+    frame: Any,
+    x: str = "x",
+    y: str = "y",
+    color: str | None = None,
+    hover_name: str | None = None,
+    hover_data: Sequence[str] | Mapping[str, bool | str] | None = None,
+    title: str = "Embedding map",
+    xlabel: str = "dimension 1",
+    ylabel: str = "dimension 2",
+    labels: Mapping[str, str] | None = None,
+) -> Any:
+    """An interactive scatter of a 2-D map (plotly): hover a point to read its row's details.
+
+    ``frame`` is a DataFrame with one row per point; ``hover_name`` is the column shown in
+    bold on hover, ``hover_data`` the other columns listed (a list, or a mapping to plotly
+    formats such as ``{"bias": ":.3f"}``), ``labels`` readable names for columns. Categories
+    of ``color`` get the colours of :func:`plot_embedding_map` (most frequent first, tab10).
+    Returns a ``plotly`` Figure: call ``.show()`` (JupyterLab renders it natively) or
+    ``.write_html(path)``.
+
+    Example:
+        >>> import pandas as pd
+        >>> df = pd.DataFrame({"x": [0, 1], "y": [1, 0], "title": ["A", "B"]})
+        >>> fig = plotly_embedding_map(df, hover_name="title")
+        >>> fig.layout.title.text
+        'Embedding map'
+    """
+    import plotly.express as px
+
+    hover = dict(hover_data) if isinstance(hover_data, Mapping) else dict.fromkeys(
+        hover_data or [], True)
+    columns = [x, y, *(c for c in (color, hover_name) if c), *hover]
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise KeyError(f"frame lacks column(s) {missing}; it has {list(frame.columns)}")
+    orders = {}
+    if color is not None and frame[color].dtype.kind not in "iuf":
+        names, counts = np.unique(frame[color].astype(str).to_numpy(), return_counts=True)
+        orders[color] = names[np.argsort(-counts, kind="stable")].tolist()   # as in the static map
+    fig = px.scatter(
+        frame,
+        x=x,
+        y=y,
+        color=color,
+        hover_name=hover_name,
+        hover_data={**hover, x: False, y: False},
+        title=title,
+        labels={**(labels or {}), x: xlabel, y: ylabel},
+        category_orders=orders,
+        color_discrete_sequence=px.colors.qualitative.D3,     # = matplotlib's tab10
+        template="plotly_white",
+        height=600,
+    )
+    fig.update_traces(marker={"size": 7, "opacity": 0.8})
+    fig.update_layout(xaxis_showticklabels=False, yaxis_showticklabels=False)
+    if color is not None:
+        fig.update_layout(legend_title_text=(labels or {}).get(color, color))
+    return fig
+
+
+# --------------------------------------------------------------------------------------------
+# ranking: hit rate as a function of the list length
+
+__all__ += ["plot_hit_rate_at_k"]
+
+
+def plot_hit_rate_at_k(
+    ranks: Mapping[str, Sequence[int] | np.ndarray],
+    max_k: int = 50,
+    title: str = "Hit rate at k",
+    ax: Axes | None = None,
+) -> Axes:
+    """Plot HR@k for k = 1…``max_k`` from each user's 0-based rank of the held-out item.
+
+    ``ranks`` maps a curve's label to one rank per user (e.g. from
+    ``reclab.metrics.rank_of_positive``); HR@k is the share of users with rank < k. Labels
+    ending in "full" are drawn dashed, so "model, sampled" / "model, full" pairs share a
+    colour and differ by line style.
+
+    Example:
+        >>> plot_hit_rate_at_k({"model, sampled": [0, 3, 20], "model, full": [5, 40, 90]},
+        ...                    max_k=10)  # doctest: +ELLIPSIS
+        <Axes: ...>
+    """
+    if int(max_k) != max_k or max_k < 1:
+        raise ValueError(f"max_k must be a positive integer, got {max_k}")
+    ax = ax or plt.subplots(figsize=(6, 4))[1]
+    ks = np.arange(1, int(max_k) + 1)
+    colours: dict[str, str] = {}
+    for label, values in ranks.items():
+        rank = np.asarray(values)
+        if rank.ndim != 1 or rank.size == 0:
+            raise ValueError(f"ranks[{label!r}] must be a non-empty 1-d array, got {rank.shape}")
+        stem = label.rsplit(",", 1)[0]
+        colour = colours.setdefault(stem, f"C{len(colours) % 10}")
+        hit_rate = (rank[None, :] < ks[:, None]).mean(axis=1)
+        style = "--" if label.rstrip().endswith("full") else "-"
+        ax.plot(ks, hit_rate, style, color=colour, label=label)
+    ax.set_title(title)
+    ax.set_xlabel("k (length of the recommendation list)")
+    ax.set_ylabel("HR@k (share of users, 0–1)")
+    ax.set_xlim(1, int(max_k))
+    ax.set_ylim(0, 1)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return ax

@@ -1,0 +1,326 @@
+"""Self-checks for ``04_embeddings``: cosine similarity, nearest movies, recommendations.
+
+Each check calls the student's function on small hand-made cases whose answer is known (and
+on the real embeddings where useful) and says which case went wrong and how to fix it.
+
+Example:
+    >>> import numpy as np
+    >>> def cosine_similarity_matrix(E):
+    ...     norms = np.linalg.norm(E, axis=1, keepdims=True)
+    ...     unit = E / np.maximum(norms, 1e-12)
+    ...     return unit @ unit.T
+    >>> check_cosine_similarity_matrix(cosine_similarity_matrix)  # doctest: +ELLIPSIS
+    ✓ ...
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from reclab.checks import fail, passed
+
+__all__ = [
+    "check_cosine_similarity_matrix",
+    "check_mf_quality",
+    "check_most_similar",
+    "check_neighbours_hold",
+    "check_recommend",
+]
+
+
+def _call(fn: Callable[..., Any], name: str, *args: Any, **kwargs: Any) -> Any:
+    """Call the student's function; turn an exception into a readable failure."""
+    __tracebackhide__ = True
+    try:
+        result = fn(*args, **kwargs)
+    except NotImplementedError:
+        fail(f"{name} is not written yet (it raises NotImplementedError).")
+    except Exception as exc:
+        shown = ", ".join([*(_short(a) for a in args), *(f"{k}={v!r}" for k, v in kwargs.items())])
+        fail(f"calling {name}({shown}) raised {type(exc).__name__}: {exc}")
+    if result is None:
+        fail(f"{name} returned None: did it forget to `return` its result?")
+    return result
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, np.ndarray):
+        return f"<array {value.shape}>"
+    if isinstance(value, pd.Series | pd.DataFrame):
+        return f"<{type(value).__name__} of {len(value)} rows>"
+    return repr(value)
+
+
+# --------------------------------------------------------------------------------------------
+# cosine similarity
+
+
+def _reference_cosine(E: np.ndarray) -> np.ndarray:
+    """What sklearn.metrics.pairwise.cosine_similarity returns: zero rows give 0, never NaN."""
+    norms = np.linalg.norm(E, axis=1, keepdims=True)
+    unit = np.divide(E, norms, out=np.zeros_like(E, dtype=float), where=norms > 0)
+    return unit @ unit.T
+
+
+def _check_similarity_case(
+    fn: Callable[..., Any], E: np.ndarray, what: str, atol: float = 1e-6
+) -> None:
+    __tracebackhide__ = True
+    given = E.copy()
+    with np.errstate(divide="ignore", invalid="ignore"):  # a NaN is explained below
+        S = np.asarray(_call(fn, "cosine_similarity_matrix", given), dtype=float)
+    n = len(E)
+    if S.shape != (n, n):
+        fail(
+            f"on {what} ({n} vectors of size {E.shape[1]}) the result has shape {S.shape}, "
+            f"expected ({n}, {n}): one row and one column per vector.",
+            "S[i, j] is the cosine between rows i and j of E: "
+            "normalise the rows, then a matrix product with the transpose.",
+        )
+    if np.isnan(S).any():
+        fail(
+            f"on {what} the result has {int(np.isnan(S).sum())} NaN value(s): a zero vector "
+            "has norm 0, and 0 / 0 is NaN.",
+            "divide by np.maximum(norms, 1e-12) (or use np.divide(..., where=norms > 0)) so "
+            "a zero vector gets similarity 0 with everything, as sklearn does.",
+        )
+    if not np.array_equal(E, given):
+        fail(f"cosine_similarity_matrix modified its input on {what}.", "work on a copy.")
+    want = _reference_cosine(E)
+    nonzero = np.linalg.norm(E, axis=1) > 0
+    diag = np.diag(S)[nonzero]
+    if not np.allclose(diag, 1.0, atol=1e-4):
+        fail(
+            f"on {what} the diagonal should be 1 (a vector's cosine with itself), got values "
+            f"from {diag.min():.4g} to {diag.max():.4g}.",
+            "did you divide by the norm of each row (axis=1, keepdims=True) before E @ E.T?",
+        )
+    if not np.allclose(S, want, atol=atol, rtol=1e-4):
+        worst = np.unravel_index(np.argmax(np.abs(S - want)), S.shape)
+        fail(
+            f"on {what} S{tuple(int(i) for i in worst)} = {S[worst]:.6g}, but sklearn's "
+            f"cosine_similarity gives {want[worst]:.6g}.",
+            "normalise each row (not each column) by its own Euclidean norm.",
+        )
+
+
+def check_cosine_similarity_matrix(
+    fn: Callable[[np.ndarray], Any], embeddings: np.ndarray | None = None
+) -> None:
+    """Check ``fn(E)`` against sklearn's cosine similarity on hand-made, random and real data.
+
+    Example:
+        >>> def cos(E):
+        ...     n = np.linalg.norm(E, axis=1, keepdims=True)
+        ...     U = E / np.maximum(n, 1e-12)
+        ...     return U @ U.T
+        >>> check_cosine_similarity_matrix(cos)  # doctest: +ELLIPSIS
+        ✓ ...
+    """
+    __tracebackhide__ = True
+    hand = np.array([[1.0, 0.0], [0.0, 2.0], [3.0, 3.0], [-1.0, 0.0]])
+    _check_similarity_case(fn, hand, "4 hand-made 2-D vectors")
+    rng = np.random.default_rng(0)
+    _check_similarity_case(fn, rng.normal(size=(30, 8)), "30 random vectors")
+    with_zero = rng.normal(size=(6, 5))
+    with_zero[2] = 0.0
+    _check_similarity_case(fn, with_zero, "6 random vectors, one of them all zeros")
+    passed("cosine_similarity_matrix matches sklearn on hand-made and random vectors, "
+           "and a zero vector gives 0, not NaN")
+    if embeddings is not None:
+        E = np.asarray(embeddings, dtype=np.float64)
+        _check_similarity_case(fn, E, f"the real item embeddings {E.shape}", atol=1e-5)
+        passed(f"cosine_similarity_matrix matches sklearn on the real embeddings {E.shape}")
+
+
+# --------------------------------------------------------------------------------------------
+# nearest neighbours
+
+
+def _as_pair(result: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
+    __tracebackhide__ = True
+    if not isinstance(result, tuple) or len(result) != 2:
+        fail(
+            f"{name} should return a pair (neighbour_ids, scores), got "
+            f"{type(result).__name__}.",
+            "end with `return ids[order], scores[order]`.",
+        )
+    return np.asarray(result[0]), np.asarray(result[1], dtype=float)
+
+
+def check_most_similar(fn: Callable[..., Any]) -> None:
+    """Check ``fn(item_id, sims, ids, k)`` on hand-made similarity matrices.
+
+    Example:
+        >>> def most_similar(item_id, sims, ids, k=10):
+        ...     row = int(np.flatnonzero(ids == item_id)[0])
+        ...     scores = sims[row].astype(float)
+        ...     scores[row] = -np.inf
+        ...     order = np.argsort(-scores, kind="stable")[:k]
+        ...     return ids[order], scores[order]
+        >>> check_most_similar(most_similar)  # doctest: +ELLIPSIS
+        ✓ ...
+    """
+    __tracebackhide__ = True
+    ids = np.array([10, 20, 30, 40, 50])
+    sims = np.array(
+        [
+            [1.0, 0.2, 0.5, 0.0, 0.3],
+            [0.2, 1.0, -0.3, 0.4, 0.1],
+            [0.5, -0.3, 1.0, 0.1, 0.9],
+            [0.0, 0.4, 0.1, 1.0, -0.2],
+            [0.3, 0.1, 0.9, -0.2, 1.0],
+        ]
+    )
+    got_ids, got_scores = _as_pair(
+        _call(fn, "most_similar", 30, sims.copy(), ids.copy(), k=3), "most_similar"
+    )
+    case = "most_similar(30, sims, ids=[10, 20, 30, 40, 50], k=3)"
+    if got_ids.shape != (3,) or got_scores.shape != (3,):
+        fail(
+            f"{case} returned arrays of shapes {got_ids.shape} and {got_scores.shape}, "
+            "expected two arrays of length k = 3.",
+            "keep the first k entries of the sorted order: order[:k].",
+        )
+    if 30 in got_ids.tolist():
+        fail(
+            f"{case} returned {got_ids.tolist()}: item 30 itself is in its own list.",
+            "an item is always most similar to itself; exclude its own row position "
+            "(e.g. set its score to -np.inf before sorting).",
+        )
+    if set(got_ids.tolist()) <= set(range(len(ids))) and not set(got_ids.tolist()) <= set(ids):
+        fail(
+            f"{case} returned {got_ids.tolist()}: row positions, not item ids.",
+            "map the positions back to ids with ids[order].",
+        )
+    if got_ids.tolist() == [20, 40, 10]:
+        fail(f"{case} returned {got_ids.tolist()}: the LEAST similar items first.",
+             "sort by decreasing similarity: np.argsort(-scores).")
+    if got_ids.tolist() != [50, 10, 40]:
+        fail(f"{case} returned {got_ids.tolist()}, expected [50, 10, 40] "
+             "(similarities 0.9, 0.5, 0.1).",
+             "find the item's row with np.flatnonzero(ids == item_id), then sort that row.")
+    if not np.allclose(got_scores, [0.9, 0.5, 0.1]):
+        fail(f"{case} returned scores {got_scores.tolist()}, expected [0.9, 0.5, 0.1].",
+             "return the similarities of the returned items, in the same order.")
+    # A duplicate item (similarity exactly 1) must stay: exclude by position, not by value.
+    dup_ids = np.array([7, 8, 9])
+    dup = np.array([[1.0, 0.2, 0.1], [0.2, 1.0, 1.0], [0.1, 1.0, 1.0]])
+    got_ids, _ = _as_pair(_call(fn, "most_similar", 8, dup, dup_ids, k=1), "most_similar")
+    if got_ids.tolist() != [9]:
+        fail(
+            "most_similar(8, sims, ids=[7, 8, 9], k=1), where items 8 and 9 have identical "
+            f"vectors (similarity 1.0), returned {got_ids.tolist()}, expected [9].",
+            "exclude the item by its row position, not by dropping every similarity of 1.",
+        )
+    passed("most_similar returns the k nearest item ids and their similarities, best first, "
+           "without the item itself")
+
+
+def check_neighbours_hold(
+    neighbours: Iterable[int],
+    expected_any: Iterable[int],
+    anchor: str = "Star Wars (1977)",
+    expected_names: str = "Return of the Jedi (181) or The Empire Strikes Back (172)",
+) -> None:
+    """Check that a neighbour list holds at least one of the expected item ids.
+
+    Example:
+        >>> check_neighbours_hold([181, 7, 9], [172, 181])  # doctest: +ELLIPSIS
+        ✓ ...
+    """
+    __tracebackhide__ = True
+    got = np.asarray(list(neighbours)).ravel().tolist()
+    want = set(expected_any)
+    if not want & set(got):
+        fail(
+            f"the {len(got)} movies nearest to {anchor} are {got}: none of {expected_names}.",
+            "if most_similar passed its check, look at the model: did training stop early "
+            "(loss curves), or were the embeddings taken from the wrong layer?",
+        )
+    hits = [i for i in got if i in want]
+    passed(f"the neighbours of {anchor} hold {hits} (rank {got.index(hits[0]) + 1} first)")
+
+
+# --------------------------------------------------------------------------------------------
+# recommendations
+
+
+def check_recommend(
+    fn: Callable[..., Any],
+    scores: pd.Series | None = None,
+    seen: Iterable[int] | None = None,
+) -> None:
+    """Check ``fn(scores, seen_items, k)`` on a hand-made case (and a real user if given).
+
+    Example:
+        >>> def recommend(scores, seen_items, k=10):
+        ...     return scores.drop(seen_items).nlargest(k).index.to_numpy()
+        >>> check_recommend(recommend)  # doctest: +ELLIPSIS
+        ✓ ...
+    """
+    __tracebackhide__ = True
+    hand = pd.Series([4.1, 3.0, 4.9, 2.0, 4.5, 3.9], index=pd.Index([1, 2, 3, 4, 5, 6],
+                                                                      name="item_id"))
+    case = "recommend(scores for items 1..6, seen_items=[3, 5], k=3)"
+    result = _call(fn, "recommend", hand.copy(), [3, 5], k=3)
+    if isinstance(result, pd.Series):
+        fail(f"{case} returned a Series; its values are scores, not item ids.",
+             "return the item ids: `.index.to_numpy()`.")
+    got = np.asarray(result)
+    if got.dtype.kind not in "iu":
+        fail(f"{case} returned {got.tolist()} (dtype {got.dtype}): expected integer item ids.",
+             "return the index (item ids) of the best scores, not the scores.")
+    got_list = got.ravel().tolist()
+    if len(got_list) != 3:
+        fail(f"{case} returned {len(got_list)} items {got_list}, expected k = 3.")
+    if {3, 5} & set(got_list):
+        fail(f"{case} returned {got_list}: it recommends items the user already rated.",
+             "drop the seen items first: scores.drop(seen_items).")
+    if got_list == [4, 2, 6]:
+        fail(f"{case} returned {got_list}: the WORST items first.",
+             "nlargest, or sort_values(ascending=False).")
+    if got_list != [1, 6, 2]:
+        fail(f"{case} returned {got_list}, expected [1, 6, 2] (scores 4.1, 3.9, 3.0).")
+    passed("recommend returns the k best unseen item ids, best first")
+    if scores is None or seen is None:
+        return
+    seen_list = list(np.asarray(list(seen)).ravel())
+    got = np.asarray(_call(fn, "recommend", scores.copy(), seen_list, k=10)).ravel()
+    overlap = sorted(set(got.tolist()) & set(seen_list))
+    if overlap:
+        fail(f"on a real user the recommendations include already rated item(s) {overlap}.")
+    if len(got) != 10 or not set(got.tolist()) <= set(scores.index):
+        fail(f"on a real user recommend returned {got.tolist()}: expected 10 item ids.")
+    best = scores.drop(seen_list).max()
+    if not np.isclose(scores.loc[got[0]], best):
+        fail(f"on a real user the first recommendation scores {scores.loc[got[0]]:.4f}, "
+             f"but the best unseen item scores {best:.4f}.")
+    passed(f"on a real user: 10 unseen items, none of the {len(seen_list)} rated ones")
+
+
+# --------------------------------------------------------------------------------------------
+# quality bar of the retrained model
+
+
+def check_mf_quality(test_rmse: float, bar: float = 0.95) -> None:
+    """Check that the retrained biased MF is good enough for its embeddings to mean something.
+
+    Example:
+        >>> check_mf_quality(0.934)
+        ✓ test RMSE 0.9340 ≤ 0.95: the embeddings are worth looking at
+    """
+    __tracebackhide__ = True
+    value = float(test_rmse)
+    if not np.isfinite(value) or value > bar:
+        fail(
+            f"the biased MF reaches test RMSE {value:.4f}, above the bar {bar}: its embeddings "
+            "would mostly show noise.",
+            "look at the loss curves: did early stopping restore the best epoch? Was the model "
+            "built with dropout 0.6 on both embeddings and trained with Adam lr 3e-3?",
+        )
+    passed(f"test RMSE {value:.4f} ≤ {bar}: the embeddings are worth looking at")

@@ -1,0 +1,209 @@
+"""The 04_embeddings self-checks pass right answers and explain typical wrong ones."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics.pairwise import cosine_similarity
+
+from reclab.checks import CheckFailed
+from reclab.checks.embeddings import (
+    check_cosine_similarity_matrix,
+    check_mf_quality,
+    check_most_similar,
+    check_neighbours_hold,
+    check_recommend,
+)
+
+# --------------------------------------------------------------------------- cosine similarity
+
+
+def cosine_right(E):
+    norms = np.linalg.norm(E, axis=1, keepdims=True)
+    unit = E / np.maximum(norms, 1e-12)
+    return unit @ unit.T
+
+
+def cosine_float32(E):
+    return cosine_right(np.asarray(E, dtype=np.float32))
+
+
+def cosine_no_norm(E):
+    return E @ E.T
+
+
+def cosine_nan_on_zero(E):
+    unit = E / np.linalg.norm(E, axis=1, keepdims=True)
+    return unit @ unit.T
+
+
+def cosine_by_column(E):
+    unit = E / np.linalg.norm(E, axis=0, keepdims=True)
+    return unit @ unit.T
+
+
+def cosine_gram_of_columns(E):
+    unit = E / np.maximum(np.linalg.norm(E, axis=1, keepdims=True), 1e-12)
+    return unit.T @ unit
+
+
+def cosine_in_place(E):
+    E /= np.maximum(np.linalg.norm(E, axis=1, keepdims=True), 1e-12)
+    return E @ E.T
+
+
+def cosine_stub(E):
+    raise NotImplementedError
+
+
+@pytest.mark.parametrize("fn", [cosine_right, cosine_float32, cosine_similarity])
+def test_cosine_right_answers_pass(fn, capsys):
+    real = np.random.default_rng(1).normal(size=(50, 16)).astype(np.float32)
+    check_cosine_similarity_matrix(fn, real)
+    assert "✓" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("fn", "words"),
+    [
+        (cosine_no_norm, "diagonal should be 1"),
+        (cosine_nan_on_zero, "NaN"),
+        (cosine_by_column, "diagonal"),
+        (cosine_gram_of_columns, "shape"),
+        (cosine_in_place, "modified its input"),
+        (cosine_stub, "not written yet"),
+        (lambda E: None, "return"),
+    ],
+)
+def test_cosine_wrong_answers_explained(fn, words):
+    with pytest.raises(CheckFailed, match=words):
+        check_cosine_similarity_matrix(fn)
+
+
+# --------------------------------------------------------------------------- most similar
+
+
+def most_similar_right(item_id, sims, ids, k=10):
+    row = int(np.flatnonzero(ids == item_id)[0])
+    scores = sims[row].astype(float)
+    scores[row] = -np.inf
+    order = np.argsort(-scores, kind="stable")[:k]
+    return ids[order], scores[order]
+
+
+def most_similar_keeps_itself(item_id, sims, ids, k=10):
+    row = int(np.flatnonzero(ids == item_id)[0])
+    order = np.argsort(-sims[row])[:k]
+    return ids[order], sims[row][order]
+
+
+def most_similar_positions(item_id, sims, ids, k=10):
+    row = int(np.flatnonzero(ids == item_id)[0])
+    scores = sims[row].astype(float)
+    scores[row] = -np.inf
+    order = np.argsort(-scores)[:k]
+    return order, scores[order]
+
+
+def most_similar_ascending(item_id, sims, ids, k=10):
+    row = int(np.flatnonzero(ids == item_id)[0])
+    scores = sims[row].astype(float)
+    scores[row] = np.inf
+    order = np.argsort(scores)[:k]
+    return ids[order], scores[order]
+
+
+def most_similar_row_is_id(item_id, sims, ids, k=10):
+    scores = sims[item_id].astype(float)
+    order = np.argsort(-scores)[1 : k + 1]
+    return ids[order], scores[order]
+
+
+def most_similar_drops_ones(item_id, sims, ids, k=10):
+    row = int(np.flatnonzero(ids == item_id)[0])
+    scores = np.where(np.isclose(sims[row], 1.0), -np.inf, sims[row])
+    order = np.argsort(-scores)[:k]
+    return ids[order], scores[order]
+
+
+def most_similar_ids_only(item_id, sims, ids, k=10):
+    return most_similar_right(item_id, sims, ids, k)[0]
+
+
+def test_most_similar_right_answer_passes(capsys):
+    check_most_similar(most_similar_right)
+    assert "✓" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("fn", "words"),
+    [
+        (most_similar_keeps_itself, "itself"),
+        (most_similar_positions, "positions, not item ids"),
+        (most_similar_ascending, "LEAST similar"),
+        (most_similar_row_is_id, "IndexError"),
+        (most_similar_drops_ones, "by its row position"),
+        (most_similar_ids_only, "pair"),
+    ],
+)
+def test_most_similar_wrong_answers_explained(fn, words):
+    with pytest.raises(CheckFailed, match=words):
+        check_most_similar(fn)
+
+
+def test_neighbours_hold():
+    check_neighbours_hold([12, 181, 3], [172, 181])
+    with pytest.raises(CheckFailed, match="none of"):
+        check_neighbours_hold([1, 2, 3], [172, 181])
+
+
+# --------------------------------------------------------------------------- recommend
+
+
+def recommend_right(scores, seen_items, k=10):
+    return scores.drop(seen_items).nlargest(k).index.to_numpy()
+
+
+def recommend_keeps_seen(scores, seen_items, k=10):
+    return scores.nlargest(k).index.to_numpy()
+
+
+def recommend_series(scores, seen_items, k=10):
+    return scores.drop(seen_items).nlargest(k)
+
+
+def recommend_values(scores, seen_items, k=10):
+    return scores.drop(seen_items).nlargest(k).to_numpy()
+
+
+def recommend_worst(scores, seen_items, k=10):
+    return scores.drop(seen_items).nsmallest(k).index.to_numpy()
+
+
+def test_recommend_right_answer_passes(capsys):
+    rng = np.random.default_rng(0)
+    scores = pd.Series(rng.uniform(1, 5, 100), index=np.arange(1, 101))
+    check_recommend(recommend_right, scores, seen=[5, 17, 42])
+    assert capsys.readouterr().out.count("✓") == 2
+
+
+@pytest.mark.parametrize(
+    ("fn", "words"),
+    [
+        (recommend_keeps_seen, "already rated"),
+        (recommend_series, "Series"),
+        (recommend_values, "integer item ids"),
+        (recommend_worst, "WORST"),
+    ],
+)
+def test_recommend_wrong_answers_explained(fn, words):
+    with pytest.raises(CheckFailed, match=words):
+        check_recommend(fn)
+
+
+def test_mf_quality_bar():
+    check_mf_quality(0.93)
+    for bad in (0.99, float("nan")):
+        with pytest.raises(CheckFailed, match="above the bar"):
+            check_mf_quality(bad)
