@@ -308,8 +308,10 @@ def _preview(ids: np.ndarray, limit: int = 5) -> str:
 class IdEncoder:
     """Map raw ``user_id`` / ``item_id`` to contiguous codes 0..n−1 (sorted by raw id), and back.
 
-    Fit it on the full ratings table *before* splitting, so every user and item has a code
-    (Keras embeddings need ``input_dim = n_users``); fit it on train only to study cold start.
+    Fit it on the training ratings: a user or item that only appears in the test set would
+    get an embedding row that training never updates (a random vector, not knowledge).
+    Test ids that training never saw need a policy and a fallback prediction (e.g. the
+    global mean or the user's bias). Keras embeddings need ``input_dim = n_users``.
     ``transform`` adds int64 columns ``user_idx`` and ``item_idx``. Ids that ``fit`` never saw
     are handled by ``unknown``:
 
@@ -395,12 +397,18 @@ class IdEncoder:
         if unknown == "error" and not known.all():
             new_users = np.unique(df[USER_COL].to_numpy()[~user_known])
             new_items = np.unique(df[ITEM_COL].to_numpy()[~item_known])
+            unseen = " and ".join(
+                f"{ids.size} {kind} id(s) {_preview(ids)}"
+                for kind, ids in (("user", new_users), ("item", new_items))
+                if ids.size
+            )
             raise ValueError(
-                f"IdEncoder.transform: {new_users.size} user id(s) {_preview(new_users)} and "
-                f"{new_items.size} item id(s) {_preview(new_items)} were not seen by fit() "
-                f"({np.count_nonzero(~known)} row(s)). Fit the encoder on a table that "
-                "contains them (e.g. all ratings, before splitting), or pass "
-                "unknown='drop' to drop those rows or unknown='keep' to code them as -1."
+                f"IdEncoder.transform: {unseen} in {np.count_nonzero(~known)} row(s) were not "
+                "seen by fit(), so a model trained on the fitted table has no learned vector "
+                "for them. Pass unknown='drop' to leave those rows out, or unknown='keep' to "
+                "code them as -1 and give them a fallback prediction (e.g. the mean training "
+                "rating). Refitting the encoder on a table that includes the test rows would "
+                "only give them codes whose vectors are never trained."
             )
         out = df.assign(**{USER_IDX: user_idx, ITEM_IDX: item_idx})
         if unknown == "drop":

@@ -62,14 +62,72 @@ def test_strict_threshold_is_named():
         stats = ratings.groupby("item_id")["rating"].agg(mean_rating="mean", n_ratings="size")
         return stats[stats["n_ratings"] > min_count]
 
-    _fails(check_average_rating, strict, match=r"exactly min_count=2 ratings.*>=, not >")
+    _fails(check_average_rating, strict,
+           match=r"^On the self-check's small example table .* with min_count=2 .*: movie\(s\) "
+                 r"\[10, 50\] are missing from your result.\nHint: .*exactly min_count=2 ratings.*"
+                 r">=, not >")
 
 
 def test_no_filter_is_named():
     def unfiltered(ratings, min_count):
         return ratings.groupby("item_id")["rating"].agg(mean_rating="mean", n_ratings="size")
 
-    _fails(check_average_rating, unfiltered, match=r"should not be in the result.*too few")
+    _fails(check_average_rating, unfiltered,
+           match=r"ignores its `min_count` argument.*\n.*you return every movie")
+
+
+def test_off_by_one_threshold_is_named():
+    def loose(ratings, min_count):
+        stats = ratings.groupby("item_id")["rating"].agg(mean_rating="mean", n_ratings="size")
+        return stats[stats["n_ratings"] >= min_count - 1]
+
+    _fails(check_average_rating, loose, match=r"min_count=2 .*\[20\] should not be in your "
+           r"result, they have too few ratings")
+
+
+def test_hard_coded_threshold_is_named():
+    """Finding 4a: `>= 100` used to get a hint about > vs >=; it ignores min_count."""
+
+    def hard_coded(ratings, min_count):
+        stats = ratings.groupby("item_id")["rating"].agg(mean_rating="mean", n_ratings="size")
+        return stats[stats["n_ratings"] >= 100]
+
+    with pytest.raises(CheckFailed) as info:
+        check_average_rating(hard_coded)
+    message = str(info.value)
+    assert "ignores its `min_count` argument" in message
+    assert "not with a fixed number" in message
+    assert ">=, not >" not in message
+
+
+def test_extra_column_is_refused():
+    """Finding 10: a `std` column besides the two asked for."""
+
+    def with_std(ratings, min_count):
+        stats = ratings.groupby("item_id")["rating"].agg(
+            mean_rating="mean", n_ratings="size", std="std")
+        return stats[stats["n_ratings"] >= min_count]
+
+    _fails(check_average_rating, with_std,
+           match=r"extra column\(s\) \['std'\].*exactly the two columns")
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        (lambda ratings, min_count: None, r"^average_rating\(ratings, min_count=2\) returned None"),
+        (lambda ratings, min_count: average_rating(ratings, min_count).rename(
+            columns={"n_ratings": "count"}), r"^the result lacks column\(s\) \['n_ratings'\]"),
+        (lambda ratings, min_count: ratings["nope"], r"^average_rating\(ratings, min_count=2\) "
+                                                     r"raised KeyError: 'nope'"),
+    ],
+)
+def test_general_failures_name_no_test_case(answer, message):
+    """Finding 6: failures that are not about one case don't start with the case."""
+    with pytest.raises(CheckFailed, match=message) as info:
+        check_average_rating(answer)
+    assert "Case" not in str(info.value) and "min_count=2 (" not in str(info.value)
+    assert info.value.__context__ is None  # no chained traceback of the student's error
 
 
 def test_series_is_refused_with_a_hint():
@@ -98,7 +156,7 @@ def test_top_n_instead_of_filter_is_caught():
     def top3(ratings, min_count):
         return average_rating(ratings, min_count).nlargest(3, "mean_rating", keep="first")
 
-    _fails(check_average_rating, top3, match=r"missing from the result")
+    _fails(check_average_rating, top3, match=r"missing from your result.*\n.*top-n")
 
 
 def test_integer_mean_is_caught():
@@ -122,7 +180,10 @@ def test_mutating_the_input_is_caught():
         ratings["n"] = ratings.groupby("item_id")["rating"].transform("size")
         return average_rating(ratings, min_count)
 
-    _fails(check_average_rating, mutating, match=r"changed the ratings table")
+    with pytest.raises(CheckFailed, match=r"changed the ratings table") as info:
+        check_average_rating(mutating)
+    assert "copy-on-write" not in str(info.value)
+    assert "the same object" in str(info.value) and ".copy()" in str(info.value)
 
 
 def test_none_is_caught():
@@ -145,7 +206,8 @@ def test_real_data_case_catches_a_wrong_real_answer(ratings):
         return stats
 
     check_average_rating(off_on_big_tables)  # the small cases alone pass
-    _fails(check_average_rating, off_on_big_tables, ratings, match=r"MovieLens, min_count=100")
+    _fails(check_average_rating, off_on_big_tables, ratings,
+           match=r"MovieLens ratings with min_count=100")
 
 
 # ------------------------------------------------------------------------------------------
@@ -212,7 +274,8 @@ def test_numpy_arrays_are_refused():
         mu, b_user, b_item = user_item_biases(train, reg_user, reg_item)
         return mu, b_user.to_numpy(), b_item.to_numpy()
 
-    _fails(check_user_item_biases, arrays, match=r"should be a pandas Series")
+    _fails(check_user_item_biases, arrays,
+           match=r"must be a pandas Series indexed by user_id, got ndarray")
 
 
 def test_wrong_mu_is_named():
@@ -252,3 +315,190 @@ def test_rmse_bar_reports_nan(ratings):
 
     with pytest.raises(CheckFailed, match=r"NaN"):
         check_bias_baseline_rmse(nan, ratings.iloc[:1000], ratings.iloc[1000:])
+
+
+@pytest.mark.parametrize("which", ["b_user", "b_item"])
+def test_one_column_dataframe_is_refused(which):
+    """Finding 1: a `.to_frame()` answer used to pass, then crashed predict_from_biases."""
+
+    def frames(train, reg_user=5.0, reg_item=5.0):
+        mu, b_user, b_item = user_item_biases(train, reg_user, reg_item)
+        if which == "b_user":
+            return mu, b_user.to_frame("b_user"), b_item
+        return mu, b_user, b_item.to_frame("b_item")
+
+    key = "user_id" if which == "b_user" else "item_id"
+    _fails(check_user_item_biases, frames,
+           match=rf"^{which} must be a pandas Series indexed by {key} \(you returned a "
+                 rf"DataFrame with column\(s\) \['{which}'\]; select the column, e\.g\. "
+                 rf"df\['{which}'\]\)")
+
+
+def test_one_column_dataframe_is_refused_by_the_rmse_bar(ratings):
+    def frames(train, reg_user=5.0, reg_item=5.0):
+        mu, b_user, b_item = user_item_biases(train, reg_user, reg_item)
+        return mu, b_user.to_frame("sum"), b_item
+
+    with pytest.raises(CheckFailed, match=r"b_user must be a pandas Series"):
+        check_bias_baseline_rmse(frames, ratings.iloc[:1000], ratings.iloc[1000:])
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the answer's own inf - inf
+def test_unparenthesised_damping_is_named():
+    """Finding 7: sum / reg + n divides by λ = 0 in the first case."""
+
+    def precedence(train, reg_user=5.0, reg_item=5.0):
+        mu = train["rating"].mean()
+        item = (train["rating"] - mu).groupby(train["item_id"]).agg(["sum", "size"])
+        b_item = item["sum"] / reg_item + item["size"]
+        residual = train["rating"] - mu - train["item_id"].map(b_item)
+        user = residual.groupby(train["user_id"]).agg(["sum", "size"])
+        return mu, user["sum"] / reg_user + user["size"], b_item
+
+    _fails(check_user_item_biases, precedence,
+           match=r"reg_user=0, reg_item=0: b_item has NaN or infinite values.*\n"
+                 r"Hint: a division by zero\? .*check the parentheses: sum / \(reg \+ n\)")
+
+
+def test_unparenthesised_damping_with_positive_lambda_is_named():
+    def precedence_when_positive(train, reg_user=5.0, reg_item=5.0):
+        if reg_user == 0 and reg_item == 0:
+            return user_item_biases(train, reg_user, reg_item)
+        mu = train["rating"].mean()
+        item = (train["rating"] - mu).groupby(train["item_id"]).agg(["sum", "size"])
+        b_item = item["sum"] / reg_item + item["size"]
+        residual = train["rating"] - mu - train["item_id"].map(b_item)
+        user = residual.groupby(train["user_id"]).agg(["sum", "size"])
+        return mu, user["sum"] / reg_user + user["size"], b_item
+
+    _fails(check_user_item_biases, precedence_when_positive,
+           match=r"reg_user=2, reg_item=3: b_item of movie .*\n.*check the parentheses")
+
+
+def test_bias_failures_name_the_call_not_a_case():
+    """Finding 6 for exercise 2: None / exceptions are not about one case."""
+    _fails(check_user_item_biases, lambda train, reg_user=5.0, reg_item=5.0: None,
+           match=r"^user_item_biases\(train, reg_user=0, reg_item=0\) returned None")
+
+    def broken(train, reg_user=5.0, reg_item=5.0):
+        return train["ratings"]
+
+    with pytest.raises(CheckFailed, match=r"raised KeyError: 'ratings'") as info:
+        check_user_item_biases(broken)
+    assert info.value.__context__ is None
+
+
+# ------------------------------------------------------------------------------------------
+# finding 3: vectorised pandas only
+
+
+def dict_loop(train, reg_user=5.0, reg_item=5.0):
+    """Right values, but a Python loop over every rating (the reviewer's answer)."""
+    mu = float(train["rating"].mean())
+    total, count = {}, {}
+    for item, rating in zip(train["item_id"].tolist(), train["rating"].tolist(), strict=True):
+        total[item] = total.get(item, 0.0) + rating - mu
+        count[item] = count.get(item, 0) + 1
+    b_item = {i: total[i] / (reg_item + count[i]) for i in total}
+    total, count = {}, {}
+    for user, item, rating in zip(train["user_id"].tolist(), train["item_id"].tolist(),
+                                  train["rating"].tolist(), strict=True):
+        total[user] = total.get(user, 0.0) + rating - mu - b_item[item]
+        count[user] = count.get(user, 0) + 1
+    b_user = {u: total[u] / (reg_user + count[u]) for u in total}
+    return mu, pd.Series(b_user), pd.Series(b_item)
+
+
+def map_lambda(train, reg_user=5.0, reg_item=5.0):
+    """A fast Python loop, one lambda call per rating: still not vectorised."""
+    mu, _, b_item = user_item_biases(train, reg_user, reg_item)
+    lookup = b_item.to_dict()
+    residual = train["rating"] - mu - train["item_id"].map(lambda item: lookup[item])
+    user = residual.groupby(train["user_id"]).agg(["sum", "size"])
+    return mu, user["sum"] / (reg_user + user["size"]), b_item
+
+
+def one_mask_per_movie(train, reg_user=5.0, reg_item=5.0):
+    """No loop over the ratings, but one full scan of the table per movie and per user."""
+    mu = float(train["rating"].mean())
+    b_item = pd.Series({
+        item: (train.loc[train["item_id"] == item, "rating"] - mu).sum()
+        / (reg_item + (train["item_id"] == item).sum())
+        for item in train["item_id"].unique()})
+    residual = train["rating"] - mu - train["item_id"].map(b_item)
+    b_user = pd.Series({
+        user: residual[train["user_id"] == user].sum()
+        / (reg_user + (train["user_id"] == user).sum())
+        for user in train["user_id"].unique()})
+    return mu, b_user, b_item
+
+
+@pytest.mark.parametrize("answer", [dict_loop, map_lambda])
+def test_python_loop_over_the_ratings_is_refused(answer):
+    with pytest.raises(CheckFailed) as info:
+        check_user_item_biases(answer)
+    message = str(info.value)
+    assert "loops over the ratings in Python" in message
+    assert "80,000 rows" in message
+    assert "Why it matters: pandas' groupby and map run their loop" in message
+    assert "groupby(train['item_id']).agg(['sum', 'size'])" in message
+
+
+def test_far_too_slow_answer_is_refused(monkeypatch):
+    import reclab.checks.movielens_tour as tour
+
+    # on 5,000 rows the answer takes ~0.2 s, the reference ~2 ms: lower the 1 s floor
+    monkeypatch.setattr(tour, "_MIN_TIME_LIMIT", 0.05)
+    rng = np.random.default_rng(0)
+    small = pd.DataFrame({"user_id": rng.integers(1, 200, 5000),
+                          "item_id": rng.integers(1, 200, 5000),
+                          "rating": rng.integers(1, 6, 5000)})
+    with pytest.raises(CheckFailed, match=r"took .* s on the training ratings \(5,000 rows\), "
+                       r"where a vectorised version takes .*\n.*one groupby"):
+        check_user_item_biases(one_mask_per_movie, small)
+
+
+def test_vectorised_answers_pass_the_speed_check(ratings, capsys):
+    def with_transform(train, reg_user=5.0, reg_item=5.0):
+        mu = train["rating"].mean()
+        centred = train["rating"] - mu
+        b_item = (centred.groupby(train["item_id"]).sum()
+                  / (reg_item + train.groupby("item_id").size()))
+        residual = centred - train["item_id"].map(b_item)
+        b_user = (residual.groupby(train["user_id"]).sum()
+                  / (reg_user + train.groupby("user_id").size()))
+        return mu, b_user, b_item
+
+    def loop_over_groups(train, reg_user=5.0, reg_item=5.0):
+        """A loop over the ~2,600 movies and users, not over the ratings: allowed."""
+        mu = float(train["rating"].mean())
+        b_item = pd.Series({item: (group["rating"] - mu).sum() / (reg_item + len(group))
+                            for item, group in train.groupby("item_id")})
+        residual = train["rating"] - mu - train["item_id"].map(b_item)
+        b_user = pd.Series({user: values.sum() / (reg_user + len(values))
+                            for user, values in residual.groupby(train["user_id"])})
+        return mu, b_user, b_item
+
+    for answer in (user_item_biases, with_transform, loop_over_groups):
+        check_user_item_biases(answer)
+        check_user_item_biases(answer, ratings)
+    out = capsys.readouterr().out
+    assert out.count("✓ user_item_biases is vectorised") == 6
+
+
+def test_line_counter_restores_the_previous_trace_function():
+    import sys
+
+    import reclab.checks.movielens_tour as tour
+
+    def tracer(frame, event, arg):
+        return None
+
+    previous = sys.gettrace()
+    sys.settrace(tracer)
+    try:
+        lines = tour._count_own_lines(dict_loop, 10**9, tour._synthetic_ratings(n=1000))
+        assert sys.gettrace() is tracer
+    finally:
+        sys.settrace(previous)
+    assert lines >= 2000

@@ -110,11 +110,93 @@ def unflattened(n_users, n_items, dim):
     return keras.Model([user, item], keras.layers.Dot(axes=2)([u, i]))
 
 
+def swapped_sizes(n_users, n_items, dim):
+    """Finding 2: Embedding(n_items, dim) on the user input, Embedding(n_users, dim) on the item."""
+    user, item = _inputs()
+    u = keras.layers.Embedding(n_items, dim)(user)
+    i = keras.layers.Embedding(n_users, dim)(item)
+    return keras.Model([user, item], keras.layers.Dot(axes=1)([u, i]))
+
+
+def item_input_first(n_users, n_items, dim):
+    """Finding 2: right embeddings, but the model lists the item input first."""
+    user, item = _inputs()
+    u = keras.layers.Embedding(n_users, dim)(user)
+    i = keras.layers.Embedding(n_items, dim)(item)
+    return keras.Model([item, user], keras.layers.Dot(axes=1)([u, i]))
+
+
+def zero_init(n_users, n_items, dim):
+    """Finding 4b: passes every structural test, but can never learn."""
+    user, item = _inputs()
+    u = keras.layers.Embedding(n_users, dim, embeddings_initializer="zeros")(user)
+    i = keras.layers.Embedding(n_items, dim, embeddings_initializer="zeros")(item)
+    return keras.Model([user, item], keras.layers.Dot(axes=1)([u, i]))
+
+
+def constant_init(n_users, n_items, dim):
+    user, item = _inputs()
+    ones = keras.initializers.Constant(0.1)
+    u = keras.layers.Embedding(n_users, dim, embeddings_initializer=ones)(user)
+    i = keras.layers.Embedding(n_items, dim, embeddings_initializer=ones)(item)
+    return keras.Model([user, item], keras.layers.Dot(axes=1)([u, i]))
+
+
+def float_inputs(n_users, n_items, dim):
+    user = keras.Input(shape=())
+    item = keras.Input(shape=())
+    u = keras.layers.Embedding(n_users, dim)(user)
+    i = keras.layers.Embedding(n_items, dim)(item)
+    return keras.Model([user, item], keras.layers.Dot(axes=1)([u, i]))
+
+
+@pytest.mark.parametrize("build", [swapped, swapped_sizes, item_input_first])
+def test_wrong_wiring_is_caught_before_calling_the_model(build, capsys):
+    with pytest.raises(CheckFailed) as info:
+        check_dot_model(build, n_users=943, n_items=1650, dim=8)
+    message = str(info.value)
+    assert "is fed by the second (item) input" in message
+    assert "Hint: the first input must feed the user embedding (input_dim=n_users)" in message
+    assert info.value.__context__ is None  # no TensorFlow traceback attached
+    assert "✓" not in capsys.readouterr().out  # no ✓ for a property that is wrong
+
+
+def test_model_call_errors_become_a_check_failure():
+    """A subclassed model has no graph to read: its call fails, and that is reported."""
+
+    class Swapped(keras.Model):
+        def __init__(self, n_users, n_items, dim):
+            super().__init__()
+            self.user_embedding = keras.layers.Embedding(n_users, dim)
+            self.item_embedding = keras.layers.Embedding(n_items, dim)
+
+        def call(self, inputs):
+            user, item = inputs
+            return keras.ops.sum(self.user_embedding(item) * self.item_embedding(user), axis=-1,
+                                 keepdims=True)
+
+    def build(n_users, n_items, dim):
+        model = Swapped(n_users, n_items, dim)
+        user, item = _inputs()
+        return keras.Model([user, item], model([user, item]))
+
+    with pytest.raises(CheckFailed) as info:
+        check_dot_model(build)
+    message = str(info.value)
+    assert message.startswith("calling the model on [user codes, item codes] failed")
+    assert "the first input must feed the user embedding" in message
+    assert len(message.splitlines()) <= 3
+    assert info.value.__context__ is None
+
+
 @pytest.mark.parametrize(
     ("build", "message"),
     [
+        (zero_init, r"both embedding tables start as all zeros.*gradient.*zero.*\n"
+                    r"Hint: leave embeddings_initializer at its default"),
+        (constant_init, r"every number of both embedding tables starts at the same value"),
+        (float_inputs, r"^the first \(user\) input has dtype float32; ids are integers"),
         (cosine, r"cosine similarity"),
-        (swapped, r"first input must feed the user embedding"),
         (with_dense, r"only the two embedding tables"),
         (one_table, r"exactly 2 Embedding layers.*it has 1"),
         (elementwise, r"output shape is \(None, 4\)"),
@@ -137,6 +219,27 @@ def test_stub_raises_not_implemented():
 
     with pytest.raises(NotImplementedError):
         check_dot_model(stub)
+
+
+def test_one_zero_table_is_accepted():
+    """One zero table still learns (its gradient is the other, random, table)."""
+
+    def user_zeros(n_users, n_items, dim):
+        user, item = _inputs()
+        u = keras.layers.Embedding(n_users, dim, embeddings_initializer="zeros")(user)
+        i = keras.layers.Embedding(n_items, dim)(item)
+        return keras.Model([user, item], keras.layers.Dot(axes=1)([u, i]))
+
+    check_dot_model(user_zeros)
+
+
+def test_compiled_model_is_accepted():
+    def compiled(n_users, n_items, dim):
+        model = dot_layer(n_users, n_items, dim)
+        model.compile(optimizer="adam", loss="mse")
+        return model
+
+    check_dot_model(compiled)
 
 
 def test_wrong_real_size_is_caught():
@@ -164,10 +267,34 @@ def test_column_predictions_are_accepted():
 
 def test_predictions_over_the_bar_fail():
     y = np.array([1, 5, 1, 5], dtype=float)
-    with pytest.raises(CheckFailed, match=r"above the bar.*\n.*constant"):
+    with pytest.raises(CheckFailed, match=r"above the bar.*\n.*≈ 3.00 stars.*constant"):
         check_test_predictions(y, np.full(4, 3.0), max_mae=0.78)
     with pytest.raises(CheckFailed, match=r"above the bar.*\n.*loss curves"):
         check_test_predictions(y, np.array([5.0, 1.0, 5.0, 1.0]), max_mae=0.78)
+
+
+def test_dead_model_is_named():
+    """Finding 4b: a zero-initialised model predicts 0 except the fallback rows (mu)."""
+    rng = np.random.default_rng(0)
+    y = rng.integers(1, 6, 20_000).astype(float)
+    pred = np.zeros(20_000)
+    pred[:32] = 3.53  # unseen ids get the global mean
+    with pytest.raises(CheckFailed) as info:
+        check_test_predictions(y, pred, name="dot product (MSE loss)")
+    message = str(info.value)
+    assert "≈ 0.00 stars: the embeddings did not learn" in message
+    assert "zero-initialised" in message and "default initializer" in message
+    assert "restore_best_weights" not in message
+
+
+def test_constant_model_is_named():
+    rng = np.random.default_rng(0)
+    y = rng.integers(1, 6, 20_000).astype(float)
+    pred = np.full(20_000, 3.53) + rng.normal(0, 0.01, 20_000)
+    pred[:40] = 1.0
+    with pytest.raises(CheckFailed, match=r"≈ 3.53 stars: the model predicts \(almost\) a "
+                                          r"constant"):
+        check_test_predictions(y, pred, max_mae=0.5)
 
 
 def test_missing_rows_fail():

@@ -259,9 +259,15 @@ def test_encoder_unknown_policies() -> None:
     with pytest.raises(ValueError) as info:
         enc.transform(test)
     message = str(info.value)
-    assert "2 user id(s) [8, 9]" in message
-    assert "1 item id(s) [99]" in message
-    assert "unknown='drop'" in message
+    assert "2 user id(s) [8, 9] and 1 item id(s) [99] in 4 row(s)" in message
+    assert "unknown='drop'" in message and "unknown='keep'" in message
+    assert "fallback prediction" in message
+    assert "before splitting" not in message  # fitting on test ids gives untrained vectors
+    with pytest.raises(ValueError) as info:  # only the kind that is unseen is named
+        enc.transform(pd.DataFrame({"user_id": [1, 2], "item_id": [99, 98]}))
+    message = str(info.value)
+    assert "IdEncoder.transform: 2 item id(s) [98, 99] in 2 row(s) were not seen" in message
+    assert "user id" not in message
     dropped = enc.transform(test, unknown="drop")
     assert dropped.index.tolist() == [0]
     assert dropped[["user_idx", "item_idx"]].to_numpy().tolist() == [[0, 1]]

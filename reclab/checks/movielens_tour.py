@@ -2,8 +2,11 @@
 
 Each check calls the student's function on small hand-made tables whose answers are computed
 here with plain Python loops (a different route from the vectorised pandas a student writes),
-then, when given, on the real data. A wrong answer gets a sentence that names the failing case
-and, for the usual mistakes, what to change.
+then, when given, on the real data. A wrong answer gets a sentence that says what is wrong
+(and, when it is about one test case, which one) and, for the usual mistakes, what to change.
+The bias check also makes sure the function is vectorised: it counts the lines of the
+student's own code that run on the training table (a loop over the ratings runs one or more
+per rating) and times it against a vectorised reference on the same computer.
 
 Example:
     >>> def average_rating(ratings, min_count):
@@ -16,8 +19,11 @@ Example:
 
 from __future__ import annotations
 
+import math
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -45,6 +51,9 @@ _TOUR_RATINGS = pd.DataFrame(
     }
 )  # fmt: skip
 
+#: How the failure messages name the small table above, for a reader who has not seen it.
+_TOUR_TABLE = "the self-check's small example table (13 ratings of movies 10, 20, 30, 40, 50)"
+
 #: three users, three items; every user and item has at least two ratings.
 _BIAS_RATINGS = pd.DataFrame(
     {
@@ -54,6 +63,32 @@ _BIAS_RATINGS = pd.DataFrame(
         "timestamp": [1, 2, 3, 4, 5, 6, 7],
     }
 )  # fmt: skip
+
+_BIAS_TABLE = "the self-check's small example table (7 ratings: users 1-3, movies 10, 20, 30)"
+
+
+def _call(func: Callable, *args: Any, **kwargs: Any) -> tuple[Any, BaseException | None]:
+    """``(func(*args, **kwargs), None)``, or ``(None, the exception)`` if it raised.
+
+    ``NotImplementedError`` (the untouched lab stub) propagates. The caller reports an error
+    *outside* the ``except`` block, so the CheckFailed does not drag the student's traceback
+    along as its context.
+    """
+    try:
+        return func(*args, **kwargs), None
+    except NotImplementedError:
+        raise
+    except Exception as exc:
+        return None, exc
+
+
+def _describe_error(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+# ------------------------------------------------------------------------------------------
+# exercise 1: average rating per movie
 
 
 def _reference_average_rating(ratings: pd.DataFrame, min_count: int) -> dict[int, tuple]:
@@ -72,67 +107,100 @@ def _counts(ratings: pd.DataFrame) -> dict[int, int]:
     return {int(k): int(v) for k, v in ratings["item_id"].value_counts().items()}
 
 
-def _fail_case(case: str, what: str, hint: str | None = None) -> None:
-    __tracebackhide__ = True
-    fail(f"Case {case}: {what}", hint)
+def _call_average_rating(func: Callable, ratings: pd.DataFrame, min_count: int) -> pd.DataFrame:
+    """Call ``average_rating`` on a copy and check what kind of object it returns.
 
-
-def _check_average_case(func: Callable, ratings: pd.DataFrame, min_count: int, case: str) -> int:
-    """Check one call of ``average_rating``; return the number of movies kept."""
+    These failures are about the function, not about one test case, so their messages name
+    the call but not the case.
+    """
     __tracebackhide__ = True
-    before = ratings.copy()
-    try:
-        result = func(ratings.copy() if case != "input unchanged" else ratings, min_count)
-    except NotImplementedError:
-        raise
-    except Exception as exc:
-        _fail_case(case, f"average_rating raised {type(exc).__name__}: {exc}")
-    if case == "input unchanged" and not ratings.equals(before):
-        _fail_case(
-            case,
-            "average_rating changed the ratings table it was given (a column was added, or "
-            "rows were dropped or sorted in place).",
-            "work on the result of groupby(...) and leave `ratings` as it is; with pandas' "
-            "copy-on-write, `ratings['x'] = ...` inside the function edits the caller's table.",
-        )
+    call = f"average_rating(ratings, min_count={min_count})"
+    result, error = _call(func, ratings.copy(), min_count)
+    if error is not None:
+        fail(f"{call} raised {_describe_error(error)}")
     if result is None:
-        _fail_case(case, "average_rating returned None: did you forget `return`?")
+        fail(f"{call} returned None: did you forget `return`?")
     if isinstance(result, pd.Series):
-        _fail_case(
-            case,
-            "average_rating returned a Series; it should return a DataFrame with two columns, "
+        fail(
+            f"{call} returned a Series; it should return a DataFrame with two columns, "
             "mean_rating and n_ratings, indexed by item_id.",
             "groupby('item_id')['rating'].agg(mean_rating='mean', n_ratings='size') gives both.",
         )
     if not isinstance(result, pd.DataFrame):
-        _fail_case(case, f"average_rating returned a {type(result).__name__}, not a DataFrame.")
-    expected = _reference_average_rating(ratings, min_count)
-    if len(expected) == 0:
-        if len(result) != 0:
-            _fail_case(
-                case,
-                f"with min_count={min_count} no movie has enough ratings, so the result should "
-                f"be empty, but it has {len(result)} row(s).",
-                "keep only the movies whose number of ratings is >= min_count.",
-            )
-        return 0
-    missing_cols = [c for c in ("mean_rating", "n_ratings") if c not in result.columns]
-    if missing_cols:
-        _fail_case(
-            case,
-            f"the result lacks column(s) {missing_cols}; it has {list(result.columns)}.",
+        fail(f"{call} returned a {type(result).__name__}, not a pandas DataFrame.")
+    return result
+
+
+def _check_layout(result: pd.DataFrame) -> None:
+    """Columns and index, when the result has rows (an empty result may have any layout)."""
+    __tracebackhide__ = True
+    missing = [c for c in ("mean_rating", "n_ratings") if c not in result.columns]
+    if missing:
+        fail(
+            f"the result lacks column(s) {missing}; it has {list(result.columns)}.",
             "name the columns exactly mean_rating and n_ratings (e.g. with named aggregation: "
             ".agg(mean_rating='mean', n_ratings='size')).",
         )
     if "item_id" in result.columns or result.index.name != "item_id":
-        _fail_case(
-            case,
+        fail(
             f"the result should be indexed by item_id (its index is named "
             f"{result.index.name!r}, its columns are {list(result.columns)}).",
             "keep the index that groupby('item_id') gives you: don't reset_index().",
         )
+    extra = [c for c in result.columns if c not in ("mean_rating", "n_ratings")]
+    if extra:
+        fail(
+            f"the result has extra column(s) {extra}: it should have exactly the two columns "
+            "mean_rating and n_ratings.",
+            "aggregate only the mean and the size, or keep the two columns: "
+            "result[['mean_rating', 'n_ratings']].",
+        )
     if result.index.has_duplicates:
-        _fail_case(case, "some item_id appear more than once in the result.")
+        fail("some item_id appear more than once in the result: one row per movie.")
+
+
+def _check_ignores_min_count(func: Callable, ratings: pd.DataFrame) -> None:
+    """Fail if the result is the same whatever ``min_count`` is (a hard-coded threshold)."""
+    __tracebackhide__ = True
+    tried = (1, 4, 10)
+    rows = []
+    for min_count in tried:
+        result, error = _call(func, ratings.copy(), min_count)
+        if error is not None or not isinstance(result, pd.DataFrame):
+            return  # the per-case checks below say what is wrong
+        rows.append(frozenset(result.index.tolist()))
+    if len(set(rows)) == 1:
+        want = [len(_reference_average_rating(ratings, m)) for m in tried]
+        same = "no movie at all" if not rows[0] else f"the same {len(rows[0])} movie(s)"
+        fail(
+            f"average_rating returns {same} for min_count=1, 4 and 10 on {_TOUR_TABLE}, "
+            f"which has {want[0]}, {want[1]} and {want[2]} movies with at least that many "
+            "ratings: your function ignores its `min_count` argument.",
+            "keep only the movies with n_ratings >= min_count (you return every movie)."
+            if len(rows[0]) == want[0]
+            else "filter with the argument, n_ratings >= min_count, not with a fixed number "
+            "such as 100.",
+        )
+
+
+def _check_average_case(func: Callable, ratings: pd.DataFrame, min_count: int, where: str) -> int:
+    """Check one call of ``average_rating``; return the number of movies kept.
+
+    ``where`` says, for a newcomer, which table and ``min_count`` the call used; it prefixes
+    only the failures about this case's answer.
+    """
+    __tracebackhide__ = True
+    result = _call_average_rating(func, ratings, min_count)
+    expected = _reference_average_rating(ratings, min_count)
+    if len(expected) == 0:
+        if len(result) != 0:
+            fail(
+                f"{where}: no movie has {min_count} ratings, so the result should be empty, "
+                f"but it has {len(result)} row(s).",
+                "keep only the movies whose number of ratings is >= min_count.",
+            )
+        return 0
+    _check_layout(result)
     got_items = {int(i) for i in result.index.tolist()}
     counts = _counts(ratings)
     absent = sorted(set(expected) - got_items)
@@ -145,26 +213,21 @@ def _check_average_case(func: Callable, ratings: pd.DataFrame, min_count: int, c
             if at_threshold
             else "keep every movie with at least min_count ratings (don't take a top-n)."
         )
-        _fail_case(case, f"movie(s) {absent} are missing from the result.", hint)
+        fail(f"{where}: movie(s) {absent} are missing from your result.", hint)
     if extra:
         few = {i: counts.get(i, 0) for i in extra}
-        _fail_case(
-            case,
-            f"movie(s) {extra} should not be in the result: they have too few ratings "
-            f"(item_id: count = {few}, min_count={min_count}).",
+        fail(
+            f"{where}: movie(s) {extra} should not be in your result, they have too few "
+            f"ratings (item_id: count = {few}).",
             "filter on the number of ratings per movie: n_ratings >= min_count.",
         )
     if result["mean_rating"].dtype.kind != "f":
-        _fail_case(
-            case,
+        fail(
             f"mean_rating has dtype {result['mean_rating'].dtype}; it should be a float.",
             "use .mean(), not integer division.",
         )
     if result["n_ratings"].dtype.kind not in "iu":
-        _fail_case(
-            case,
-            f"n_ratings has dtype {result['n_ratings'].dtype}; it should be an integer count.",
-        )
+        fail(f"n_ratings has dtype {result['n_ratings'].dtype}; it should be an integer count.")
     items = sorted(expected)
     got = result.loc[items]
     want_mean = np.array([expected[i][0] for i in items])
@@ -172,21 +235,35 @@ def _check_average_case(func: Callable, ratings: pd.DataFrame, min_count: int, c
     bad_n = np.flatnonzero(got["n_ratings"].to_numpy() != want_n)
     if bad_n.size:
         i = bad_n[0]
-        _fail_case(
-            case,
-            f"n_ratings of movie {items[i]} is {got['n_ratings'].iloc[i]}, expected {want_n[i]}.",
+        fail(
+            f"{where}: n_ratings of movie {items[i]} is {got['n_ratings'].iloc[i]}, expected "
+            f"{want_n[i]}.",
             "count the ratings of each movie (size or count), not distinct values.",
         )
     got_mean = got["mean_rating"].to_numpy(dtype=float)
     bad_mean = np.flatnonzero(~np.isclose(got_mean, want_mean, rtol=0, atol=1e-9))
     if bad_mean.size:
         i = bad_mean[0]
-        _fail_case(
-            case,
-            f"mean_rating of movie {items[i]} is {got_mean[i]:.6g}, expected {want_mean[i]:.6g}.",
+        fail(
+            f"{where}: mean_rating of movie {items[i]} is {got_mean[i]:.6g}, expected "
+            f"{want_mean[i]:.6g}.",
             "average the 'rating' column of each movie's rows.",
         )
     return len(items)
+
+
+def _check_input_unchanged(func: Callable, ratings: pd.DataFrame) -> None:
+    __tracebackhide__ = True
+    table = ratings.copy()
+    _call(func, table, 2)
+    if not table.equals(ratings):
+        fail(
+            "average_rating changed the ratings table it was given (a column was added, or "
+            "rows were dropped or sorted in place).",
+            "inside the function, `ratings` is the caller's table itself (the same object, "
+            "not a copy), so `ratings['x'] = ...` or an inplace=True method changes it. Work "
+            "on the result of groupby(...), or start with `ratings = ratings.copy()`.",
+        )
 
 
 def check_average_rating(
@@ -195,81 +272,138 @@ def check_average_rating(
 ) -> None:
     """Check ``average_rating(ratings, min_count)`` on hand-made cases and, if given, real data.
 
-    The cases: a movie with exactly ``min_count`` ratings (kept), one with fewer (dropped),
-    three movies tied on the mean, ``min_count=1`` (every movie), a ``min_count`` no movie
-    reaches (empty result), and that the input table is left unchanged.
+    The cases: the result depends on ``min_count`` at all, a movie with exactly ``min_count``
+    ratings (kept), one with fewer (dropped), three movies tied on the mean,
+    ``min_count=1`` (every movie), a ``min_count`` no movie reaches (empty result), and the
+    input table is left unchanged.
     """
     __tracebackhide__ = True
     if not callable(average_rating):
         fail(f"pass the function itself (got a {type(average_rating).__name__}).")
     small = _TOUR_RATINGS
-    _check_average_case(average_rating, small, 2, "min_count=2 (a movie exactly at 2, ties)")
-    _check_average_case(average_rating, small, 1, "min_count=1 (every movie)")
-    _check_average_case(average_rating, small, 4, "min_count=4 (only the busiest movies)")
-    _check_average_case(average_rating, small, 10, "min_count=10 (no movie qualifies)")
-    _check_average_case(average_rating, small, 2, "input unchanged")
+    # the first call tells a stub (NotImplementedError) and a wrong return type apart
+    _call_average_rating(average_rating, small, 2)
+    _check_ignores_min_count(average_rating, small)
+    _check_average_case(
+        average_rating, small, 2,
+        f"On {_TOUR_TABLE} with min_count=2 "
+        "(movies 10 and 50 have exactly 2 ratings, movie 20 one)",
+    )  # fmt: skip
+    _check_average_case(
+        average_rating, small, 1, f"On {_TOUR_TABLE} with min_count=1 (keep every movie)"
+    )
+    _check_average_case(
+        average_rating, small, 4,
+        f"On {_TOUR_TABLE} with min_count=4 (keep the movies with 4 or more ratings)",
+    )  # fmt: skip
+    _check_average_case(
+        average_rating, small, 10, f"On {_TOUR_TABLE} with min_count=10 (no movie has 10)"
+    )
+    _check_input_unchanged(average_rating, small)
     passed("average_rating is right on the hand-made cases (threshold, ties, empty result)")
     if ratings is not None:
-        kept = _check_average_case(average_rating, ratings, 100, "MovieLens, min_count=100")
+        kept = _check_average_case(
+            average_rating, ratings, 100, "On the MovieLens ratings with min_count=100"
+        )
         passed(f"average_rating is right on the real ratings ({kept} movies with >= 100 ratings)")
 
 
 # ------------------------------------------------------------------------------------------
-# user + item biases
+# exercise 2: user + item biases
 
 
 def _reference_biases(
-    ratings: pd.DataFrame, reg_user: float, reg_item: float, residual: bool = True
+    ratings: pd.DataFrame,
+    reg_user: float,
+    reg_item: float,
+    residual: bool = True,
+    unparenthesised: bool = False,
 ) -> tuple[float, dict[int, float], dict[int, float]]:
-    """Damped biases with loops: items first on r - mu, then users on r - mu - b_item."""
+    """Damped biases with loops: items first on r - mu, then users on r - mu - b_item.
+
+    ``residual=False`` and ``unparenthesised=True`` (``sum / reg + n``) give two usual
+    mistakes, to recognise them.
+    """
     rows = list(
         zip(ratings["user_id"].tolist(), ratings["item_id"].tolist(),
             ratings["rating"].tolist(), strict=True)
     )  # fmt: skip
+
+    def damp(total: float, n: int, reg: float) -> float:
+        if unparenthesised:
+            return total / reg + n if reg else math.nan
+        return total / (reg + n)
+
     mu = sum(float(r) for _, _, r in rows) / len(rows)
     item_sum: dict[int, float] = {}
     item_n: dict[int, int] = {}
     for _, i, r in rows:
         item_sum[i] = item_sum.get(i, 0.0) + (r - mu)
         item_n[i] = item_n.get(i, 0) + 1
-    b_item = {i: item_sum[i] / (reg_item + item_n[i]) for i in item_sum}
+    b_item = {i: damp(item_sum[i], item_n[i], reg_item) for i in item_sum}
     user_sum: dict[int, float] = {}
     user_n: dict[int, int] = {}
     for u, i, r in rows:
         user_sum[u] = user_sum.get(u, 0.0) + (r - mu - (b_item[i] if residual else 0.0))
         user_n[u] = user_n.get(u, 0) + 1
-    b_user = {u: user_sum[u] / (reg_user + user_n[u]) for u in user_sum}
+    b_user = {u: damp(user_sum[u], user_n[u], reg_user) for u in user_sum}
     return mu, b_user, b_item
 
 
-def _as_bias_series(value: Any, what: str, key: str, ids: list[int], case: str) -> np.ndarray:
+def _require_series(value: Any, what: str, key: str) -> pd.Series:
+    """``value`` itself if it is a Series; otherwise fail with what it is and how to fix it."""
     __tracebackhide__ = True
-    if isinstance(value, pd.DataFrame) and value.shape[1] == 1:
-        value = value.iloc[:, 0]
+    if isinstance(value, pd.DataFrame):
+        columns = list(value.columns)
+        example = f"df[{columns[0]!r}]" if len(columns) == 1 else f"df[{what!r}]"
+        fail(
+            f"{what} must be a pandas Series indexed by {key} (you returned a DataFrame with "
+            f"column(s) {columns}; select the column, e.g. {example}).",
+            "predict_from_biases and .map() need a Series: a one-column DataFrame is not one "
+            "(no .to_frame(), no double brackets df[['sum']]).",
+        )
     if not isinstance(value, pd.Series):
-        _fail_case(
-            case,
-            f"{what} should be a pandas Series indexed by {key}, got {type(value).__name__}.",
+        fail(
+            f"{what} must be a pandas Series indexed by {key}, got {type(value).__name__}.",
             f"a groupby('{key}') followed by sum()/count() gives such a Series.",
         )
+    return value
+
+
+def _as_bias_array(
+    value: Any, what: str, key: str, ids: list[int], reg: float, where: str
+) -> np.ndarray:
+    """The values of the bias Series ``value`` for ``ids``, after checking its index."""
+    __tracebackhide__ = True
+    value = _require_series(value, what, key)
     if value.index.has_duplicates:
-        _fail_case(case, f"{what} has duplicate {key} values in its index.")
+        fail(f"{what} has duplicate {key} values in its index: one value per {key}.")
     got = {int(k) for k in value.index.tolist()} if len(value) else set()
     if got != set(ids):
-        if set(range(len(ids))) == got and set(ids) != got:
-            _fail_case(
-                case,
-                f"{what} is indexed 0..{len(ids) - 1}, by position, not by {key} {sorted(ids)}.",
+        if set(range(len(ids))) == got:
+            fail(
+                f"{what} is indexed 0..{len(ids) - 1}, by position, not by {key} "
+                f"{sorted(ids)}.",
                 f"keep the {key} index that groupby gives you (no reset_index / to_numpy).",
             )
-        _fail_case(
-            case,
-            f"{what} should have one value per {key} of the training table {sorted(ids)}; "
-            f"its index is {sorted(got)}.",
+        fail(
+            f"{where}: {what} should have one value per {key} of the training table "
+            f"{sorted(ids)}; its index is {sorted(got)}.",
         )
     arr = value.loc[ids].to_numpy(dtype=float)
     if not np.isfinite(arr).all():
-        _fail_case(case, f"{what} has NaN or infinite values.")
+        bad = int(np.flatnonzero(~np.isfinite(arr))[0])
+        hint = (
+            f"a division by zero? With {what.replace('b_', 'reg_')}={reg:g} the denominator "
+            "λ + n is still the number of ratings (at least 1), so check the parentheses: "
+            "sum / (reg + n), not sum / reg + n (Python divides before it adds)."
+            if reg == 0
+            else "a division by zero, or the mean of an empty group?"
+        )
+        fail(
+            f"{where}: {what} has NaN or infinite values ({key} {ids[bad]}: {arr[bad]}).",
+            hint,
+        )
     return arr
 
 
@@ -291,11 +425,13 @@ def _bias_hint(
             _reference_biases(ratings, 0.0, 0.0),
         "b_user must be fitted on what the item bias leaves over: r - μ - b_item, not r - μ.":
             _reference_biases(ratings, reg_user, reg_item, residual=False),
+        "check the parentheses: sum / (λ + n), not sum / λ + n (Python divides before it "
+        "adds).": _reference_biases(ratings, reg_user, reg_item, unparenthesised=True),
     }  # fmt: skip
     for message, (_, b_u, b_i) in variants.items():
-        if np.allclose(got_user, [b_u[u] for u in users]) and np.allclose(
-            got_item, [b_i[i] for i in items]
-        ):
+        want_user = np.array([b_u[u] for u in users])
+        want_item = np.array([b_i[i] for i in items])
+        if np.allclose(got_user, want_user) and np.allclose(got_item, want_item):
             return message
     if abs(float(np.mean(got_user)) - mu) < 1.0 or abs(float(np.mean(got_item)) - mu) < 1.0:
         return "biases are deviations from μ: don't add μ into b_user or b_item."
@@ -305,58 +441,211 @@ def _bias_hint(
     )
 
 
+def _unpack_biases(out: Any, call: str) -> tuple[Any, Any, Any]:
+    __tracebackhide__ = True
+    if out is None:
+        fail(f"{call} returned None: did you forget `return`?")
+    if not isinstance(out, tuple) or len(out) != 3:
+        fail(f"{call} should return a tuple (mu, b_user, b_item).")
+    mu = out[0]
+    if not np.isscalar(mu) and not (isinstance(mu, np.ndarray) and mu.ndim == 0):
+        fail(f"mu should be a number, got {type(mu).__name__}.", "train['rating'].mean()")
+    return out
+
+
 def _check_bias_case(
     func: Callable, ratings: pd.DataFrame, reg_user: float, reg_item: float
 ) -> None:
     __tracebackhide__ = True
-    case = f"reg_user={reg_user:g}, reg_item={reg_item:g}"
-    try:
-        out = func(ratings.copy(), reg_user=reg_user, reg_item=reg_item)
-    except NotImplementedError:
-        raise
-    except Exception as exc:
-        _fail_case(case, f"user_item_biases raised {type(exc).__name__}: {exc}")
-    if out is None:
-        _fail_case(case, "user_item_biases returned None: did you forget `return`?")
-    if not isinstance(out, tuple) or len(out) != 3:
-        _fail_case(case, "user_item_biases should return a tuple (mu, b_user, b_item).")
-    mu, b_user, b_item = out
+    call = f"user_item_biases(train, reg_user={reg_user:g}, reg_item={reg_item:g})"
+    where = f"On {_BIAS_TABLE} with reg_user={reg_user:g}, reg_item={reg_item:g}"
+    out, error = _call(func, ratings.copy(), reg_user=reg_user, reg_item=reg_item)
+    if error is not None:
+        fail(f"{call} raised {_describe_error(error)}")
+    mu, b_user, b_item = _unpack_biases(out, call)
     want_mu, want_user, want_item = _reference_biases(ratings, reg_user, reg_item)
-    if not np.isscalar(mu) and not (isinstance(mu, np.ndarray) and mu.ndim == 0):
-        _fail_case(case, f"mu should be a number, got {type(mu).__name__}.")
     if not np.isclose(float(mu), want_mu, rtol=0, atol=1e-9):
-        _fail_case(
-            case,
-            f"mu is {float(mu):.6g}, expected the mean training rating {want_mu:.6g}.",
-        )
+        fail(f"{where}: mu is {float(mu):.6g}, expected the mean training rating {want_mu:.6g}.")
     users = sorted(want_user)
     items = sorted(want_item)
-    got_user = _as_bias_series(b_user, "b_user", "user_id", users, case)
-    got_item = _as_bias_series(b_item, "b_item", "item_id", items, case)
+    _require_series(b_user, "b_user", "user_id")
+    _require_series(b_item, "b_item", "item_id")
+    got_item = _as_bias_array(b_item, "b_item", "item_id", items, reg_item, where)
+    got_user = _as_bias_array(b_user, "b_user", "user_id", users, reg_user, where)
     ok_item = np.allclose(got_item, [want_item[i] for i in items], rtol=0, atol=1e-9)
     ok_user = np.allclose(got_user, [want_user[u] for u in users], rtol=0, atol=1e-9)
     if not (ok_item and ok_user):
-        which = "b_item" if not ok_item else "b_user"
-        where = items if not ok_item else users
+        which, key = ("b_item", "movie") if not ok_item else ("b_user", "user")
+        where_ids = items if not ok_item else users
         got = got_item if not ok_item else got_user
         want = [want_item[i] for i in items] if not ok_item else [want_user[u] for u in users]
         k = int(np.argmax(np.abs(np.asarray(got) - np.asarray(want))))
-        _fail_case(
-            case,
-            f"{which} of id {where[k]} is {got[k]:.6g}, expected {want[k]:.6g}.",
+        fail(
+            f"{where}: {which} of {key} {where_ids[k]} is {got[k]:.6g}, expected {want[k]:.6g}.",
             _bias_hint(got_user, got_item, ratings, reg_user, reg_item, users, items),
         )
 
 
+# ------------------------------------------------------------------------------------------
+# vectorised or not?
+
+
+def _synthetic_ratings(n: int = 80_000, seed: int = 0) -> pd.DataFrame:
+    """A MovieLens-sized table (943 users, 1,682 movies with a long tail), seeded."""
+    rng = np.random.default_rng(seed)
+    popularity = 1.0 / np.arange(1, 1683) ** 0.8
+    return pd.DataFrame({
+        "user_id": rng.integers(1, 944, n),
+        "item_id": rng.choice(np.arange(1, 1683), size=n, p=popularity / popularity.sum()),
+        "rating": rng.integers(1, 6, n),
+        "timestamp": np.arange(n),
+    })  # fmt: skip
+
+
+def _vectorised_biases(train: pd.DataFrame, reg_user: float, reg_item: float) -> tuple:
+    """The reference answer, to time what a vectorised version costs on this computer."""
+    mu = float(train["rating"].mean())
+    item = (train["rating"] - mu).groupby(train["item_id"]).agg(["sum", "size"])
+    b_item = item["sum"] / (reg_item + item["size"])
+    residual = train["rating"] - mu - train["item_id"].map(b_item)
+    user = residual.groupby(train["user_id"]).agg(["sum", "size"])
+    return mu, user["sum"] / (reg_user + user["size"]), b_item
+
+
+#: The speed limit: at least 1 s, and 30× a vectorised reference timed on the same computer
+#: (about 0.02 s for 80,000 ratings on a laptop, so 1 s). A loop answer takes 0.1-10 s; a
+#: vectorised one never comes close, even on a slow or busy machine.
+_MIN_TIME_LIMIT = 1.0
+_MAX_SLOWDOWN = 30.0
+
+
+class _TooManyLines(BaseException):
+    """Stops a traced call once it has run enough lines to be a loop over the rows.
+
+    A BaseException, so that a student's ``except Exception`` does not swallow it.
+    """
+
+
+def _count_own_lines(func: Callable, limit: int, *args: Any, **kwargs: Any) -> int:
+    """How many lines of the caller's own code run during ``func(*args, **kwargs)``.
+
+    "Own code" is the file that defines ``func`` (a notebook cell) and any other file outside
+    Python's installation and this package: library code (pandas, NumPy) is not counted, so a
+    vectorised function runs a dozen lines whatever the table size, and a loop over the rows
+    (``for``, ``iterrows``, ``itertuples``, ``apply(..., axis=1)``, ``map(lambda ...)``) runs at
+    least one per row. The call is stopped once ``limit`` lines have run; the previous trace
+    function (a debugger, coverage) is restored afterwards.
+    """
+    own_file = getattr(getattr(func, "__code__", None), "co_filename", None)
+    skip = tuple(
+        {sys.prefix, sys.base_prefix, sys.exec_prefix, str(Path(__file__).resolve().parents[1])}
+    )
+    count = 0
+
+    def local(frame: Any, event: str, arg: Any) -> Any:
+        nonlocal count
+        if event == "line":
+            count += 1
+            if count >= limit:
+                raise _TooManyLines
+        return local
+
+    def on_call(frame: Any, event: str, arg: Any) -> Any:
+        name = frame.f_code.co_filename
+        if name == own_file or not (name.startswith("<") or name.startswith(skip)):
+            return local
+        return None
+
+    previous = sys.gettrace()
+    sys.settrace(on_call)
+    try:
+        func(*args, **kwargs)
+    except _TooManyLines:
+        pass
+    except Exception:  # a wrong answer on this table is reported by the other checks
+        pass
+    finally:
+        sys.settrace(previous)
+    return count
+
+
+def _best_time(func: Callable, train: pd.DataFrame, repeat: int) -> float:
+    best = math.inf
+    for _ in range(repeat):
+        table = train.copy()
+        start = time.perf_counter()
+        func(table, reg_user=5.0, reg_item=5.0)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def _check_vectorised(func: Callable, train: pd.DataFrame, what: str) -> float:
+    """Fail if ``func`` loops over the rows of ``train`` in Python, or is far too slow.
+
+    Returns its run time in seconds. The time limit is relative to a vectorised reference
+    timed here, on the same computer (``_MIN_TIME_LIMIT``, ``_MAX_SLOWDOWN``), so a vectorised
+    answer passes on any laptop.
+    """
+    __tracebackhide__ = True
+    n = len(train)
+    start = time.perf_counter()
+    _, error = _call(func, train.copy(), reg_user=5.0, reg_item=5.0)
+    seconds = time.perf_counter() - start
+    if error is not None:
+        fail(f"user_item_biases(train, reg_user=5, reg_item=5) on {what} raised "
+             f"{_describe_error(error)}")
+    reference = _best_time(_vectorised_biases, train, repeat=3)
+    limit = max(_MIN_TIME_LIMIT, _MAX_SLOWDOWN * reference)
+    why = (
+        "Why it matters: pandas' groupby and map run their loop over the rows in compiled "
+        "code, typically 10 to 100 times faster than a Python loop; the next cell fits the "
+        "biases 25 times to choose λ, and real data sets have millions of ratings, not "
+        "80,000."
+    )
+    # a loop over the movies and users (a few lines per group) is allowed, one over the rows not
+    n_groups = train["user_id"].nunique() + train["item_id"].nunique()
+    max_lines = max(n, 10 * n_groups)
+    lines = _count_own_lines(func, max_lines, train.copy(), reg_user=5.0, reg_item=5.0)
+    if lines >= max_lines:
+        fail(
+            f"user_item_biases loops over the ratings in Python: on {what} ({n:,} rows) at "
+            f"least {lines:,} lines of your code ran, one or more per rating (your function "
+            f"took {seconds:.2f} s, a vectorised version takes {reference:.3f} s on this "
+            f"computer). The exercise asks for vectorised pandas. {why}",
+            "no for loop, iterrows, itertuples, apply(axis=1) or map(lambda ...) over the "
+            "rows: (train['rating'] - mu).groupby(train['item_id']).agg(['sum', 'size']) gives "
+            "every movie's sum and count in one call, and train['item_id'].map(b_item) puts "
+            "b_item on each rating.",
+        )
+    if seconds > limit:
+        seconds = min(seconds, _best_time(func, train, repeat=1))  # not a one-off hiccup?
+    if seconds > limit:
+        fail(
+            f"user_item_biases took {seconds:.2f} s on {what} ({n:,} rows), where a "
+            f"vectorised version takes {reference:.3f} s on this computer "
+            f"({seconds / reference:.0f}× longer). Why it matters: the next cell fits the "
+            f"biases 25 times to choose λ (about {25 * seconds:.0f} s this way, "
+            f"{25 * reference:.1f} s vectorised), and real data sets have millions of ratings, "
+            "not 80,000.",
+            "don't filter the table once per movie or per user (train[train['item_id'] == i] "
+            "reads all the rows again for each of them): one groupby('item_id') reads them "
+            "once.",
+        )
+    return seconds
+
+
 def check_user_item_biases(
     user_item_biases: Callable[..., tuple[float, pd.Series, pd.Series]],
+    train: pd.DataFrame | None = None,
 ) -> None:
-    """Check ``user_item_biases(train, reg_user, reg_item)`` on a hand-made table.
+    """Check ``user_item_biases(train, reg_user, reg_item)`` on a hand-made table, then speed.
 
     It must return ``(mu, b_user, b_item)``: the mean training rating, and the damped biases
     as Series indexed by ``user_id`` and ``item_id``, fitted items first, then users on the
     residuals. Three cases: no damping, unequal damping (catches swapped arguments), strong
-    damping.
+    damping. Then, on ``train`` (or a synthetic table of 80,000 ratings), it must be
+    vectorised: no Python loop over the ratings, and not far slower than a vectorised
+    reference timed on the same computer.
     """
     __tracebackhide__ = True
     if not callable(user_item_biases):
@@ -364,6 +653,12 @@ def check_user_item_biases(
     for reg_user, reg_item in ((0.0, 0.0), (2.0, 3.0), (25.0, 10.0)):
         _check_bias_case(user_item_biases, _BIAS_RATINGS, reg_user, reg_item)
     passed("user_item_biases is right on the hand-made cases (no, unequal and strong damping)")
+    if train is None:
+        table, what = _synthetic_ratings(), "a synthetic table of 80,000 ratings"
+    else:
+        table, what = train, "the training ratings"
+    seconds = _check_vectorised(user_item_biases, table, what)
+    passed(f"user_item_biases is vectorised: {seconds:.3f} s on {len(table):,} ratings")
 
 
 def check_bias_baseline_rmse(
@@ -376,31 +671,31 @@ def check_bias_baseline_rmse(
 ) -> float:
     """Fit the biases on ``train``, predict ``test`` (0 for unseen ids), require RMSE <= bar.
 
-    Returns the RMSE. Also says when the function is slow (a Python loop over rows).
+    Returns the RMSE.
     """
     __tracebackhide__ = True
     if len(train) == 0 or len(test) == 0:
         fail(f"train has {len(train)} rows and test {len(test)}: both must be non-empty.")
-    start = time.perf_counter()
-    mu, b_user, b_item = user_item_biases(train, reg_user=reg_user, reg_item=reg_item)
-    seconds = time.perf_counter() - start
+    call = f"user_item_biases(train, reg_user={reg_user:g}, reg_item={reg_item:g})"
+    out, error = _call(user_item_biases, train, reg_user=reg_user, reg_item=reg_item)
+    if error is not None:
+        fail(f"{call} raised {_describe_error(error)}")
+    mu, b_user, b_item = _unpack_biases(out, call)
+    b_user = _require_series(b_user, "b_user", "user_id")
+    b_item = _require_series(b_item, "b_item", "item_id")
     for name, values in (("b_user", b_user), ("b_item", b_item)):
-        n_bad = int((~np.isfinite(np.asarray(values, dtype=float))).sum())
+        n_bad = int((~np.isfinite(values.to_numpy(dtype=float))).sum())
         if n_bad:
             fail(
                 f"{name} has {n_bad} NaN or infinite value(s).",
-                "check for a division by zero or a mean of an empty group.",
+                "check for a division by zero (the parentheses of sum / (reg + n)?) or a "
+                "mean of an empty group.",
             )
     pred = (
         float(mu)
         + test["user_id"].map(b_user).fillna(0.0).to_numpy(dtype=float)
         + test["item_id"].map(b_item).fillna(0.0).to_numpy(dtype=float)
     )
-    if not np.isfinite(pred).all():
-        fail(
-            f"{int((~np.isfinite(pred)).sum())} test predictions are NaN or infinite.",
-            "check that b_user and b_item have no NaN (a division by zero?).",
-        )
     err = test["rating"].to_numpy(dtype=float) - pred
     value = float(np.sqrt(np.mean(err**2)))
     if value > max_rmse:
@@ -408,11 +703,6 @@ def check_bias_baseline_rmse(
             f"the user + item bias baseline has test RMSE {value:.4f}, above the bar "
             f"{max_rmse:.3f} (a correct one gets about 0.957 on u1).",
             "check the self-check above passes, and that you fit on the training table only.",
-        )
-    if seconds > 2.0:
-        print(
-            f"note: user_item_biases took {seconds:.1f} s on {len(train):,} ratings; "
-            "a vectorised version (groupby + map) takes a few milliseconds."
         )
     passed(f"user + item bias baseline: test RMSE {value:.4f} <= {max_rmse:.3f}")
     return value

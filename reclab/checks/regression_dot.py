@@ -27,6 +27,15 @@ _HINT_INPUTS = (
 )
 
 
+_ORDINALS = ("first (user)", "second (item)")
+
+_HINT_ORDER = (
+    "the first input must feed the user embedding (input_dim=n_users) and the second the item "
+    "embedding (input_dim=n_items): list the inputs as keras.Model(inputs=[user, item], ...) "
+    "and apply Embedding(n_users, dim) to the user input."
+)
+
+
 def _embedding_layers(model: Any) -> list[Any]:
     """Every Embedding layer of the model, looking inside nested models too."""
     import keras
@@ -44,13 +53,17 @@ def _build(build: Callable, n_users: int, n_items: int, dim: int) -> Any:
     __tracebackhide__ = True
     import keras
 
+    error: Exception | None = None
     try:
         model = build(n_users, n_items, dim)
     except NotImplementedError:
         raise
-    except Exception as exc:
+    except Exception as exc:  # reported below, outside the except block: no chained traceback
+        error = exc
+    if error is not None:
         fail(
-            f"build_dot_model({n_users}, {n_items}, {dim}) raised {type(exc).__name__}: {exc}",
+            f"build_dot_model({n_users}, {n_items}, {dim}) raised {type(error).__name__}: "
+            f"{error}",
             "embedding sizes must be Python ints: keras.layers.Embedding(n_users, dim).",
         )
     if model is None:
@@ -72,13 +85,13 @@ def _check_structure(model: Any, n_users: int, n_items: int, dim: int) -> tuple[
             f"{0 if not inputs else len(inputs)}.",
             _HINT_INPUTS,
         )
-    for tensor in inputs:
+    for position, tensor in zip(_ORDINALS, inputs, strict=False):
         shape = tuple(tensor.shape)
         if shape not in ((None,), (None, 1)):
-            fail(f"input {tensor.name!r} has shape {shape}; each input is one id per example, "
+            fail(f"the {position} input has shape {shape}; each input is one id per example, "
                  "shape (batch,) or (batch, 1).", _HINT_INPUTS)
         if "int" not in str(tensor.dtype):
-            fail(f"input {tensor.name!r} has dtype {tensor.dtype}; ids are integers.",
+            fail(f"the {position} input has dtype {tensor.dtype}; ids are integers.",
                  "keras.Input(shape=(), dtype='int32').")
     layers = _embedding_layers(model)
     if len(layers) != 2:
@@ -95,6 +108,9 @@ def _check_structure(model: Any, n_users: int, n_items: int, dim: int) -> tuple[
             f"{wanted}, they have {found}.",
             "input_dim is the number of distinct ids (n_users or n_items), output_dim is dim.",
         )
+    user_layer = next(layer for layer in layers if layer.input_dim == n_users)
+    item_layer = next(layer for layer in layers if layer is not user_layer)
+    _check_wiring(model, user_layer, item_layer, n_users, n_items)
     extra = [w.path for w in model.trainable_weights
              if not any(w is layer.embeddings for layer in layers)]  # fmt: skip
     if extra:
@@ -112,9 +128,90 @@ def _check_structure(model: Any, n_users: int, n_items: int, dim: int) -> tuple[
             "keras.layers.Dot(axes=1) on two (batch, dim) vectors gives (batch, 1); with "
             "inputs of shape (1,), Flatten the embeddings first.",
         )
-    user_layer = next(layer for layer in layers if layer.input_dim == n_users)
-    item_layer = next(layer for layer in layers if layer is not user_layer)
     return user_layer, item_layer
+
+
+def _fed_by(tensor: Any, inputs: list[Any], depth: int = 0) -> set[int] | None:
+    """Positions of the model inputs that ``tensor`` is computed from (None: can't tell)."""
+    for position, model_input in enumerate(inputs):
+        if tensor is model_input:
+            return {position}
+    history = getattr(tensor, "_keras_history", None)
+    if history is None or depth > 50:
+        return None
+    operation, node_index, _ = history
+    try:
+        parents = operation._inbound_nodes[node_index].input_tensors
+    except (AttributeError, IndexError):
+        return None
+    found: set[int] = set()
+    for parent in parents:
+        sources = _fed_by(parent, inputs, depth + 1)
+        if sources is None:
+            return None
+        found |= sources
+    return found
+
+
+def _layer_sources(layer: Any, inputs: list[Any]) -> set[int] | None:
+    """Positions of the model inputs feeding ``layer`` in a functional model, or None."""
+    nodes = getattr(layer, "_inbound_nodes", None) or []
+    found: set[int] = set()
+    for node in nodes:
+        for tensor in getattr(node, "input_tensors", []):
+            sources = _fed_by(tensor, inputs)
+            if sources is None:
+                return None
+            found |= sources
+    return found or None
+
+
+def _check_wiring(model: Any, user_layer: Any, item_layer: Any, n_users: int,
+                  n_items: int) -> None:
+    """The first input must feed the user embedding, the second the item embedding.
+
+    Checked on the graph of a functional model, before any call: a swapped model would
+    otherwise fail deep inside TensorFlow (an index out of range). Models whose graph can't
+    be read (subclassed, nested) are checked by the call in ``_check_values``.
+    """
+    __tracebackhide__ = True
+    inputs = list(model.inputs)
+    user_sources = _layer_sources(user_layer, inputs)
+    item_sources = _layer_sources(item_layer, inputs)
+    if user_sources is None or item_sources is None or n_users == n_items:
+        return
+    if user_sources == {0} and item_sources == {1}:
+        return
+
+    def fed(sources: set[int]) -> str:
+        return " and the ".join(_ORDINALS[i] for i in sorted(sources)) + " input"
+    fail(
+        f"in the model built with n_users={n_users}, n_items={n_items}, the user embedding "
+        f"(input_dim={n_users}) is fed by the {fed(user_sources)} and the item embedding "
+        f"(input_dim={n_items}) by the {fed(item_sources)}.",
+        _HINT_ORDER,
+    )
+
+
+def _check_initial_weights(user_layer: Any, item_layer: Any) -> None:
+    """Both tables constant at build time (zeros, or one value) would never learn properly."""
+    __tracebackhide__ = True
+    tables = [np.asarray(layer.get_weights()[0]) for layer in (user_layer, item_layer)]
+    if all(not np.any(table) for table in tables):
+        fail(
+            "both embedding tables start as all zeros: the gradient of a dot product p·q is q "
+            "for p and p for q, so with p = q = 0 every gradient is zero and the embeddings "
+            "never move. The model would predict 0 stars forever.",
+            "leave embeddings_initializer at its default (small random numbers).",
+        )
+    if all(np.ptp(table) == 0 for table in tables):
+        fail(
+            f"every number of both embedding tables starts at the same value "
+            f"({float(tables[0].flat[0]):g}, {float(tables[1].flat[0]):g}): all dimensions get "
+            "the same gradient and stay equal, so the model learns one number per user and "
+            "movie instead of dim numbers.",
+            "leave embeddings_initializer at its default (small random numbers).",
+        )
 
 
 def _check_values(model: Any, user_layer: Any, item_layer: Any, n_users: int, n_items: int,
@@ -122,6 +219,7 @@ def _check_values(model: Any, user_layer: Any, item_layer: Any, n_users: int, n_
     __tracebackhide__ = True
     import keras
 
+    _check_initial_weights(user_layer, item_layer)
     rng = np.random.default_rng(0)
     users_table = rng.normal(size=(n_users, dim)).astype("float32")
     items_table = rng.normal(size=(n_items, dim)).astype("float32")
@@ -129,14 +227,17 @@ def _check_values(model: Any, user_layer: Any, item_layer: Any, n_users: int, n_
     item_layer.set_weights([items_table])
     users, items = (a.ravel().astype("int32") for a in np.meshgrid(
         np.arange(n_users), np.arange(n_items), indexing="ij"))
+    error: Exception | None = None
     try:
         out = keras.ops.convert_to_numpy(model([users, items], training=False))
-    except Exception as exc:
+    except Exception as exc:  # reported below, outside the except block: no chained traceback
+        error = exc
+    if error is not None:
+        text = str(error).strip().splitlines()
         fail(
-            f"calling the model on [user codes, item codes] failed ({type(exc).__name__}: "
-            f"{str(exc).splitlines()[0] if str(exc) else ''}).",
-            "the first input must feed the user embedding (input_dim=n_users) and the second "
-            "the item embedding (input_dim=n_items).",
+            f"calling the model on [user codes, item codes] failed ({type(error).__name__}: "
+            f"{text[0] if text else ''}).",
+            _HINT_ORDER,
         )
     out = np.asarray(out, dtype=float).reshape(len(users), -1)
     if out.shape[1] != 1:
@@ -169,9 +270,11 @@ def check_dot_model(
     """Check ``build_dot_model(n_users, n_items, dim)``: inputs, embeddings, output, values.
 
     On tiny sizes (6 users, 9 items, dim 4) it checks the two integer inputs, exactly two
-    ``Embedding`` layers of the right sizes, no other trainable weight, an output of shape
-    ``(batch, 1)``, and that with known embedding vectors the output is their dot product
-    for every (user, item) pair. With ``n_users``/``n_items`` it also builds the real-size
+    ``Embedding`` layers of the right sizes, the first input feeding the user table and the
+    second the item table, no other trainable weight, an output of shape ``(batch, 1)``,
+    embeddings that don't all start at zero (or at one constant), and that with known
+    embedding vectors the output is their dot product for every (user, item) pair.
+    With ``n_users``/``n_items`` it also builds the real-size
     model and checks its parameter count.
     """
     __tracebackhide__ = True
@@ -180,7 +283,8 @@ def check_dot_model(
     small = (6, 9, 4)
     model = _build(build_dot_model, *small)
     user_layer, item_layer = _check_structure(model, *small)
-    passed("two integer inputs, two Embedding layers of the right sizes, output (batch, 1)")
+    passed("two integer inputs, the first (user codes) feeding Embedding(n_users, dim) and "
+           "the second (item codes) Embedding(n_items, dim); output (batch, 1)")
     _check_values(model, user_layer, item_layer, *small)
     passed("the output is the dot product of the user and item vectors")
     if n_users is not None and n_items is not None:
@@ -192,6 +296,36 @@ def check_dot_model(
                  f"(n_users + n_items) × dim = {expected:,}.")
         passed(f"real size: {n_users} users + {n_items} items, dim {dim}: "
                f"{expected:,} parameters")
+
+
+def _quality_hint(pred: np.ndarray) -> str:
+    """What a too-high test error most likely means, judging by the predictions alone.
+
+    "Almost constant" ignores a few outliers: the rows with an id unseen in training get the
+    fallback (the global mean) whatever the model learned.
+    """
+    center = float(np.median(pred))
+    almost_all = float(np.mean(np.abs(pred - center) < 0.05))
+    if almost_all >= 0.95 and abs(center) < 0.5:
+        return (
+            f"{almost_all:.1%} of the predictions are ≈ {center:.2f} stars: the embeddings did "
+            "not learn (a dot product of small random vectors is ≈ 0). With zero-initialised "
+            "embeddings the gradient of a dot product is zero and they never move: use the "
+            "default initializer. Otherwise check that the model was trained (fit, loss "
+            "curves)."
+        )
+    if almost_all >= 0.95:
+        return (
+            f"{almost_all:.1%} of the predictions are ≈ {center:.2f} stars: the model predicts "
+            "(almost) a constant instead of learning each user's and movie's vector. Did it "
+            "train? Check the loss curves."
+        )
+    return (
+        "check the loss curves: did early stopping restore the best weights "
+        "(restore_best_weights=True)? Try the learning rate and batch size given above, "
+        "and make sure the codes fed at test time come from the same IdEncoder as in "
+        "training."
+    )
 
 
 def check_test_predictions(
@@ -220,16 +354,7 @@ def check_test_predictions(
              "a diverging training (too high a learning rate?) gives NaN losses.")
     value = float(np.mean(np.abs(pred - true)))
     if value > max_mae:
-        spread = float(np.std(pred))
-        hint = (
-            "the predictions barely vary: the model predicts (almost) a constant. Did it "
-            "train? Check the loss curves."
-            if spread < 0.1
-            else "check the loss curves: did early stopping restore the best weights "
-            "(restore_best_weights=True)? Try the learning rate and batch size given above, "
-            "and make sure the codes fed at test time come from the same IdEncoder as in "
-            "training."
-        )
-        fail(f"{name}: test MAE {value:.4f} is above the bar {max_mae:.2f}.", hint)
+        fail(f"{name}: test MAE {value:.4f} is above the bar {max_mae:.2f}.",
+             _quality_hint(pred))
     passed(f"{name}: test MAE {value:.4f} <= {max_mae:.2f}")
     return value
