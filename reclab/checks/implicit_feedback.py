@@ -1,0 +1,401 @@
+"""Self-checks for ``06_implicit_feedback``: training set, ranking metrics, GMF, quality bars.
+
+Each check calls the student's function on small hand-made cases whose answer is known and
+says which case went wrong and how to fix it; it prints ``✓ …`` lines when all is right.
+
+Example:
+    >>> import numpy as np
+    >>> def hit_rate_and_ndcg(scores, positive, k=10):
+    ...     scores = np.asarray(scores, dtype=float)
+    ...     rows = np.arange(len(scores))
+    ...     pos = scores[rows, positive][:, None]
+    ...     rank = (scores >= pos).sum(axis=1) - 1
+    ...     hit = rank < k
+    ...     return float(hit.mean()), float(np.where(hit, 1 / np.log2(rank + 2), 0).mean())
+    >>> check_hit_rate_and_ndcg(hit_rate_and_ndcg)  # doctest: +ELLIPSIS
+    ✓ ...
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from reclab import metrics as rm
+from reclab.checks import fail, passed
+from reclab.splits import seen_matrix
+
+__all__ = [
+    "QUALITY_BARS",
+    "check_gmf_builder",
+    "check_hit_rate_and_ndcg",
+    "check_quality_bars",
+    "check_training_set",
+]
+
+#: Bars the notebook's best model must reach on the leave-one-out protocol.
+QUALITY_BARS: dict[str, float] = {
+    "hr@10_sampled": 0.62,
+    "ndcg@10_sampled": 0.35,
+    "hr@10_full": 0.10,
+}
+
+
+def _call(fn: Callable[..., Any], name: str, *args: Any, **kwargs: Any) -> Any:
+    """Call the student's function; turn an exception into a readable failure."""
+    __tracebackhide__ = True
+    try:
+        result = fn(*args, **kwargs)
+    except NotImplementedError:
+        fail(f"{name} is not written yet (it raises NotImplementedError).")
+    except Exception as exc:
+        shown = ", ".join([*(_short(a) for a in args), *(f"{k}={_short(v)}" for k, v in
+                                                          kwargs.items())])
+        fail(f"calling {name}({shown}) raised {type(exc).__name__}: {exc}")
+    if result is None:
+        fail(f"{name} returned None: did it forget to `return` its result?")
+    return result
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, np.ndarray):
+        return f"<array {value.shape}>"
+    if sp.issparse(value):
+        return f"<sparse {value.shape}>"
+    return repr(value)
+
+
+# --------------------------------------------------------------------------------------------
+# training set: positives + sampled negatives
+
+
+def _toy_interactions() -> tuple[np.ndarray, np.ndarray, int, sp.csr_matrix]:
+    """Two users whose unseen items do not overlap: user 0 saw 0–3, user 1 saw 2–5 (of 6)."""
+    users = np.array([0, 0, 0, 0, 1, 1, 1, 1], dtype=np.int64)
+    items = np.array([0, 1, 2, 3, 2, 3, 4, 5], dtype=np.int64)
+    seen = seen_matrix(pd.DataFrame({"user_idx": users, "item_idx": items}), 2, 6)
+    return users, items, 6, seen
+
+
+def _random_interactions(seed: int = 7) -> tuple[np.ndarray, np.ndarray, int, sp.csr_matrix]:
+    rng = np.random.default_rng(seed)
+    n_users, n_items = 30, 200
+    pairs = {(int(u), int(i)) for u, i in zip(rng.integers(0, n_users, 600),
+                                               rng.integers(0, n_items, 600), strict=True)}
+    users, items = (np.array(x, dtype=np.int64) for x in zip(*sorted(pairs), strict=True))
+    seen = seen_matrix(pd.DataFrame({"user_idx": users, "item_idx": items}), n_users, n_items)
+    return users, items, n_items, seen
+
+
+def _unpack_training_set(result: Any, n_rows: int, what: str) -> tuple[np.ndarray, ...]:
+    __tracebackhide__ = True
+    if not isinstance(result, tuple | list) or len(result) != 3:
+        fail(
+            f"make_training_set should return a tuple (users, items, labels); {what} it returned "
+            f"{type(result).__name__}"
+            + (f" of length {len(result)}" if isinstance(result, tuple | list) else "")
+            + ".",
+            "end with `return all_users, all_items, labels`.",
+        )
+    arrays = []
+    for name, value in zip(("users", "items", "labels"), result, strict=True):
+        array = np.asarray(value)
+        if array.ndim != 1 or array.shape[0] != n_rows:
+            fail(
+                f"{name} should be a 1-d array of {n_rows} values ({what}: each positive plus "
+                f"n_neg negatives), got shape {array.shape}.",
+                "concatenate the positives with the flattened (n_pos × n_neg) negatives; "
+                "`sample_negatives(...)` returns a 2-d array, `.ravel()` flattens it.",
+            )
+        arrays.append(array)
+    return tuple(arrays)
+
+
+def check_training_set(make_training_set: Callable[..., Any]) -> None:
+    """Check ``make_training_set(users, items, n_items, seen, n_neg, seed)``.
+
+    It must return ``(users, items, labels)``: every positive pair with label 1 and, for each
+    of them, ``n_neg`` items the same user has not seen, with label 0; float labels; the same
+    output for the same seed and new negatives for a new seed.
+
+    Example:
+        >>> from reclab.splits import sample_negatives
+        >>> def make_training_set(users, items, n_items, seen, n_neg=4, seed=0):
+        ...     neg = sample_negatives(users, n_items, seen, n_neg=n_neg, seed=seed).ravel()
+        ...     labels = np.r_[np.ones(len(users)), np.zeros(len(neg))].astype("float32")
+        ...     return np.r_[users, np.repeat(users, n_neg)], np.r_[items, neg], labels
+        >>> check_training_set(make_training_set)  # doctest: +ELLIPSIS
+        ✓ ...
+    """
+    __tracebackhide__ = True
+    name = "make_training_set"
+    users, items, n_items, seen = _toy_interactions()
+    n_neg = 3
+    before = (users.copy(), items.copy(), seen.toarray())
+    result = _call(make_training_set, name, users, items, n_items, seen, n_neg=n_neg, seed=0)
+    what = "on 8 positives with n_neg=3"
+    u, i, y = _unpack_training_set(result, len(users) * (1 + n_neg), what)
+    if not (np.array_equal(users, before[0]) and np.array_equal(items, before[1])
+            and np.array_equal(seen.toarray(), before[2])):
+        fail("make_training_set changed its inputs (users, items or seen) in place.",
+             "build new arrays with np.concatenate instead of writing into the inputs.")
+    if y.dtype.kind != "f":
+        fail(f"labels have dtype {y.dtype}; Keras' binary cross-entropy wants float labels.",
+             "make them with np.ones(..., dtype='float32') and np.zeros(..., dtype='float32').")
+    for arr, label in ((u, "users"), (i, "items")):
+        if arr.dtype.kind not in "iu":
+            fail(f"{label} have dtype {arr.dtype}; embedding lookups need integer codes.",
+                 "keep the integer arrays (np.concatenate of int arrays stays int).")
+    if not np.isin(y, (0.0, 1.0)).all():
+        fail(f"labels must be 0 or 1, got values {np.unique(y)[:5].tolist()}.")
+    n_ones = int((y == 1).sum())
+    if n_ones != len(users):
+        fail(f"{n_ones} rows have label 1 {what}, expected exactly {len(users)} (the positives).",
+             "label 1 for each input (user, item) pair and 0 for each sampled negative.")
+    pos_pairs = sorted(zip(u[y == 1].tolist(), i[y == 1].tolist(), strict=True))
+    if pos_pairs != sorted(zip(users.tolist(), items.tolist(), strict=True)):
+        fail("the rows labelled 1 are not the input positives (users[j], items[j]).",
+             "keep the positives as given, then append the negatives with label 0.")
+    if i.min() < 0 or i.max() >= n_items:
+        fail(f"items must be codes in 0..{n_items - 1}, got values from {i.min()} to {i.max()}.")
+    neg_u, neg_i = u[y == 0], i[y == 0]
+    dense = seen.toarray()
+    wrong = dense[neg_u, neg_i]
+    if wrong.any():
+        fail(
+            f"{int(wrong.sum())} of {wrong.size} negatives {what} are items their user has "
+            "already interacted with (e.g. user "
+            f"{int(neg_u[wrong][0])}, item {int(neg_i[wrong][0])}).",
+            "each negative must sit next to the user it was drawn for: sample_negatives "
+            "returns one row of n_neg items per positive, so the users of the flattened "
+            "negatives are np.repeat(users, n_neg), not np.tile(users, n_neg).",
+        )
+    per_user = np.bincount(neg_u, minlength=2)
+    expected = np.bincount(users, minlength=2) * n_neg
+    if not np.array_equal(per_user, expected):
+        fail(f"negatives per user {per_user.tolist()}, expected {expected.tolist()} "
+             f"(n_neg={n_neg} for each of the user's positives).")
+    passed("positives labelled 1, n_neg unseen negatives per positive labelled 0, right users")
+
+    users, items, n_items, seen = _random_interactions()
+    first = _unpack_training_set(
+        _call(make_training_set, name, users, items, n_items, seen, n_neg=4, seed=1),
+        len(users) * 5, "on 30 random users with n_neg=4")
+    again = _unpack_training_set(
+        _call(make_training_set, name, users, items, n_items, seen, n_neg=4, seed=1),
+        len(users) * 5, "on 30 random users with n_neg=4")
+    if not all(np.array_equal(a, b) for a, b in zip(first, again, strict=True)):
+        fail("two calls with the same seed gave different training sets.",
+             "pass `seed` on to sample_negatives (and use no other randomness).")
+    other = _unpack_training_set(
+        _call(make_training_set, name, users, items, n_items, seen, n_neg=4, seed=2),
+        len(users) * 5, "on 30 random users with n_neg=4")
+    if np.array_equal(first[1], other[1]):
+        fail("seed=1 and seed=2 gave the same negatives; every epoch should see fresh ones.",
+             "pass `seed` on to sample_negatives.")
+    negatives = first[1][first[2] == 0]
+    if np.unique(negatives).size < 50:
+        fail(f"the 4 × {len(users)} negatives use only {np.unique(negatives).size} distinct "
+             "items of 200; they should be drawn uniformly from each user's unseen items.",
+             "use reclab.splits.sample_negatives.")
+    if seen.toarray()[first[0][first[2] == 0], negatives].any():
+        fail("on 30 random users some negatives are items their user has seen.",
+             "users of the negatives: np.repeat(users, n_neg).")
+    passed("same seed → same set, new seed → fresh negatives")
+
+
+# --------------------------------------------------------------------------------------------
+# hit rate and NDCG for one held-out positive
+
+
+def _hr_ndcg_reference(scores: np.ndarray, positive: np.ndarray, k: int) -> tuple[float, float]:
+    rank = rm.rank_of_positive(scores, positive)
+    hit = rank < k
+    return float(hit.mean()), float(np.where(hit, 1.0 / np.log2(rank + 2), 0.0).mean())
+
+
+def _as_pair(result: Any, case: str) -> tuple[float, float]:
+    __tracebackhide__ = True
+    if not isinstance(result, tuple | list) or len(result) != 2:
+        fail(f"hit_rate_and_ndcg should return a pair (hr, ndcg); {case} it returned "
+             f"{type(result).__name__}.", "end with `return hr, ndcg`.")
+    values = []
+    for name, value in zip(("hr", "ndcg"), result, strict=True):
+        array = np.asarray(value)
+        if array.ndim != 0:
+            fail(f"{name} should be one number (the mean over users), {case} got an array of "
+                 f"shape {array.shape}.", "average over users: float(np.mean(...)).")
+        values.append(float(array))
+    return values[0], values[1]
+
+
+def check_hit_rate_and_ndcg(hit_rate_and_ndcg: Callable[..., Any]) -> None:
+    """Check ``hit_rate_and_ndcg(scores, positive, k)`` on hand-made cases and random ones.
+
+    ``scores`` is (n_users, n_candidates), ``positive[u]`` the column of user u's held-out item;
+    rank = number of other candidates scoring >= the positive (ties pessimistic, as in
+    ``reclab.metrics``); HR@k = mean(rank < k); NDCG@k = mean(1 / log2(rank + 2) if rank < k).
+    """
+    __tracebackhide__ = True
+    name = "hit_rate_and_ndcg"
+    disc = [1.0 / np.log2(r + 2) for r in range(10)]
+    cases = [
+        ("the positive scored highest", [[0.9, 0.1, 0.2]], [0], 1, (1.0, 1.0),
+         "rank 0 (nothing above the positive) is a hit with gain 1 / log2(0 + 2) = 1."),
+        ("the positive second, k=2", [[0.1, 0.9, 0.7, 0.5]], [2], 2, (1.0, disc[1]),
+         "one candidate scores above the positive: rank 1, gain 1 / log2(3)."),
+        ("the positive second, k=1", [[0.1, 0.9, 0.7, 0.5]], [2], 1, (0.0, 0.0),
+         "rank 1 is not < k=1: a miss, and a miss adds 0 to NDCG."),
+        ("exactly k candidates above the positive", [[0.4, 0.1, 0.9, 0.8, 0.7]], [1], 3,
+         (0.0, 0.0), "k items above the positive push it to rank k, just outside the top k "
+         "(ranks start at 0)."),
+        ("a tie with another candidate", [[0.5, 0.5, 0.1]], [0], 1, (0.0, 0.0),
+         "ties are pessimistic, as in reclab.metrics: a candidate with the *same* score counts "
+         "as above the positive (use >=, and do not count the positive itself)."),
+        ("a tie, k=2", [[0.3, 0.5, 0.5, 0.1]], [1], 2, (1.0, disc[1]),
+         "the tied candidate counts as above: rank 1, a hit at k=2 with gain 1 / log2(3)."),
+        ("two users (average them)", [[0.9, 0.1, 0.2], [0.1, 0.9, 0.5]], [0, 0], 1, (0.5, 0.5),
+         "user 0 hits, user 1 misses: HR = NDCG = mean over users = 0.5."),
+        ("seen items masked with -inf (full ranking)",
+         [[-np.inf, 0.2, -np.inf, 0.6, 0.4]], [1], 2, (0.0, 0.0),
+         "-inf scores are below any finite positive; here 0.6 and 0.4 are above: rank 2."),
+    ]
+    for label, scores, positive, k, (want_hr, want_ndcg), why in cases:
+        got = _as_pair(_call(hit_rate_and_ndcg, name, np.array(scores, dtype=float),
+                             np.array(positive), k=k), f"for case '{label}'")
+        if not np.isfinite(got).all():
+            fail(f"case '{label}': got {got}; NDCG must be finite.",
+                 "the discount of rank r (0-based) is 1 / log2(r + 2), never log2(1) = 0.")
+        if not np.allclose(got, (want_hr, want_ndcg), atol=1e-9):
+            fail(f"case '{label}' (scores {scores}, positive {positive}, k={k}): got "
+                 f"hr={got[0]:.4f}, ndcg={got[1]:.4f}, expected hr={want_hr:.4f}, "
+                 f"ndcg={want_ndcg:.4f}.", why)
+    passed(f"{len(cases)} hand-made cases (ranks from 0, pessimistic ties, -inf masks)")
+
+    rng = np.random.default_rng(3)
+    for n_users, n_cand, k in ((50, 100, 10), (20, 1682, 10), (40, 30, 5)):
+        scores = rng.integers(0, 20, size=(n_users, n_cand)).astype(float)  # many ties
+        positive = rng.integers(0, n_cand, size=n_users)
+        want = _hr_ndcg_reference(scores, positive, k)
+        got = _as_pair(_call(hit_rate_and_ndcg, name, scores, positive, k=k),
+                       f"on random {n_users}×{n_cand} scores")
+        if not np.allclose(got, want, atol=1e-9):
+            fail(f"on random {n_users}×{n_cand} scores with ties, k={k}: got hr={got[0]:.4f}, "
+                 f"ndcg={got[1]:.4f}; reclab.metrics gives hr={want[0]:.4f}, "
+                 f"ndcg={want[1]:.4f}.",
+                 "rank = number of *other* candidates scoring >= the positive, per user.")
+    passed("agrees with reclab.metrics on random score matrices with ties")
+
+
+# --------------------------------------------------------------------------------------------
+# GMF builder
+
+
+def check_gmf_builder(build_gmf: Callable[..., Any]) -> None:
+    """Check ``build_gmf(n_users, n_items, k)``: sigmoid(w · (p_u ⊙ q_i) + b) as a Keras model.
+
+    The check builds a tiny model, sets known weights and compares its predictions with the
+    formula computed in NumPy.
+    """
+    __tracebackhide__ = True
+    import keras
+
+    n_users, n_items, k = 5, 7, 3
+    model = _call(build_gmf, "build_gmf", n_users, n_items, k)
+    if not isinstance(model, keras.Model):
+        fail(f"build_gmf should return a keras.Model, got {type(model).__name__}.",
+             "end with `return keras.Model([user, item], output)`.")
+    if len(model.inputs) != 2:
+        fail(f"the model has {len(model.inputs)} input(s); GMF takes two: user and item codes.")
+    embeddings = [layer for layer in model.layers if isinstance(layer, keras.layers.Embedding)]
+    shapes = sorted(tuple(layer.embeddings.shape) for layer in embeddings)
+    if shapes != [(n_users, k), (n_items, k)]:
+        fail(f"build_gmf({n_users}, {n_items}, {k}) has embedding tables {shapes}; expected one "
+             f"({n_users}, {k}) for users and one ({n_items}, {k}) for items.",
+             "keras.layers.Embedding(n_users, k) and keras.layers.Embedding(n_items, k).")
+    dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+    expected_params = (n_users + n_items) * k + k + 1
+    if len(dense) != 1 or tuple(dense[0].kernel.shape) != (k, 1) or not dense[0].use_bias:
+        found = [tuple(layer.kernel.shape) for layer in dense]
+        fail(f"expected one Dense(1) layer (kernel ({k}, 1) and a bias) on the element-wise "
+             f"product; found Dense kernels {found}.",
+             "GMF: p_u * q_i (keras.layers.Multiply), then Dense(1, activation='sigmoid'); "
+             "no hidden layers, no concatenation.")
+    if model.count_params() != expected_params:
+        fail(f"the model has {model.count_params()} parameters, expected {expected_params} "
+             f"(({n_users} + {n_items}) × {k} embeddings + {k} weights + 1 bias).")
+    rng = np.random.default_rng(0)
+    user_table = rng.normal(size=(n_users, k))
+    item_table = rng.normal(size=(n_items, k))
+    weights = rng.normal(size=(k, 1))
+    bias = np.array([0.3])
+    for layer in embeddings:
+        rows = layer.embeddings.shape[0]
+        layer.set_weights([user_table if rows == n_users else item_table])
+    dense[0].set_weights([weights, bias])
+    users = np.repeat(np.arange(n_users), n_items).astype("int32")
+    items = np.tile(np.arange(n_items), n_users).astype("int32")
+    try:
+        out = model.predict([users, items], verbose=0)
+    except Exception as exc:
+        fail(f"model.predict([users, items]) with 1-d int arrays raised {type(exc).__name__}: "
+             f"{exc}", "declare the inputs as keras.Input(shape=(), dtype='int32').")
+    out = np.asarray(out, dtype=float)
+    if out.shape not in ((users.size,), (users.size, 1)):
+        fail(f"predictions for {users.size} pairs have shape {out.shape}, expected "
+             f"({users.size}, 1).",
+             "inputs of shape () give embeddings of shape (batch, k); a Flatten is not needed.")
+    out = out.reshape(-1)
+    logits = (user_table[users] * item_table[items]) @ weights[:, 0] + bias[0]
+    want = 1.0 / (1.0 + np.exp(-logits))
+    if np.any(out < 0) or np.any(out > 1):
+        fail(f"predictions range from {out.min():.3g} to {out.max():.3g}; a probability lies in "
+             "[0, 1].", "end with Dense(1, activation='sigmoid').")
+    if np.allclose(out, logits, atol=1e-4):
+        fail("the output is the raw logit, not a probability.",
+             "Dense(1, activation='sigmoid').")
+    if not np.allclose(out, want, atol=1e-4):
+        worst = int(np.argmax(np.abs(out - want)))
+        fail(f"with known weights, pair (user {users[worst]}, item {items[worst]}) gives "
+             f"{out[worst]:.4f}, expected sigmoid(w · (p_u ⊙ q_i) + b) = {want[worst]:.4f}.",
+             "multiply the user and item embeddings element-wise (Multiply), not Dot or "
+             "Concatenate, and look users up in the user table, items in the item table.")
+    passed(f"build_gmf({n_users}, {n_items}, {k}) computes sigmoid(w · (p_u ⊙ q_i) + b) with "
+           f"{expected_params} parameters")
+
+
+# --------------------------------------------------------------------------------------------
+# quality bars
+
+
+def check_quality_bars(model: str, result: Mapping[str, float]) -> None:
+    """Check that the best model reaches :data:`QUALITY_BARS` on the leave-one-out protocol.
+
+    Example:
+        >>> check_quality_bars("NeuMF", {"hr@10_sampled": 0.66, "ndcg@10_sampled": 0.39,
+        ...                              "hr@10_full": 0.15})  # doctest: +ELLIPSIS
+        ✓ ...
+    """
+    __tracebackhide__ = True
+    hints = {
+        "hr@10_sampled": "train longer (early stopping on the validation NDCG), or try more "
+                         "negatives per positive, a larger embedding, NeuMF from pretrained "
+                         "GMF + MLP.",
+        "ndcg@10_sampled": "the same levers as HR; NDCG also rewards putting the held-out "
+                           "item near the very top.",
+        "hr@10_full": "full ranking competes against every unseen item: more negatives per "
+                      "positive push unpopular items down; check that seen items are masked.",
+    }
+    for key, bar in QUALITY_BARS.items():
+        if key not in result:
+            fail(f"{model}: no {key!r} in its results; have {sorted(result)}.")
+        value = float(result[key])
+        if not np.isfinite(value) or value < bar:
+            fail(f"{model}: {key} = {value:.4f}, below the bar {bar}.", hints[key])
+    shown = ", ".join(f"{key} {float(result[key]):.3f} ≥ {bar}" for key, bar in
+                      QUALITY_BARS.items())
+    passed(f"{model}: {shown}")
