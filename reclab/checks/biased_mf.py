@@ -1,0 +1,424 @@
+"""Self-checks for ``02_biased_mf``: the sigmoid range, the biased MF model and its quality bar.
+
+:func:`check_sigmoid_range` calls the student's ``sigmoid_range(x, low, high)`` on hand-made
+logits (plain arrays, and inside a tiny Keras model, where NumPy code would break).
+:func:`check_biased_mf` builds the student's model on tiny sizes, checks its inputs, its four
+embedding tables (two factor tables, two bias tables), writes known values into them and
+compares the output with ``low + (high - low) * sigmoid(logit(mu) + b_u + b_i + p_u . q_i)``
+computed here with NumPy. :func:`check_test_rmse` holds the trained model to the notebook's
+bar on ``u1.test``.
+
+Example:
+    >>> check_test_rmse([4, 3, 5], [3.8, 3.4, 4.1], max_rmse=1.0)  # doctest: +ELLIPSIS
+    ✓ ...
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from reclab.checks import fail, passed
+
+__all__ = ["check_biased_mf", "check_sigmoid_range", "check_test_rmse"]
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _logit(p: float) -> float:
+    return float(np.log(p / (1.0 - p)))
+
+
+def _to_numpy(value: Any, what: str) -> np.ndarray:
+    __tracebackhide__ = True
+    import keras
+
+    if value is None:
+        fail(f"{what} returned None: did you forget `return`?")
+    try:
+        return np.asarray(keras.ops.convert_to_numpy(value), dtype=float)
+    except Exception as exc:
+        fail(f"{what} returned a {type(value).__name__} that cannot be read as numbers ({exc}).")
+    raise AssertionError("unreachable")
+
+
+# ------------------------------------------------------------------------------------------
+# exercise 1: sigmoid_range
+
+
+_SIGMOID_CASES = (
+    # (logits, low, high)
+    (np.array([-40.0, -2.0, 0.0, 1.0, 40.0]), 0.5, 5.5),
+    (np.array([[-3.0, 0.5], [0.0, 2.0], [7.0, -0.25]]), 1.0, 5.0),
+    (np.array([0.0, 10.0]), -1.0, 1.0),
+)
+
+
+def _diagnose_sigmoid(x: np.ndarray, got: np.ndarray, low: float, high: float) -> str | None:
+    """A hint for the usual mistakes, found by comparing with what each mistake returns."""
+    s = _sigmoid(x)
+    wrong = {
+        "the output is sigmoid(x) itself: scale it to the range, low + (high - low) * "
+        "sigmoid(x).": s,
+        "the output is low + high * sigmoid(x): the sigmoid must be scaled by the *width* "
+        "of the range, (high - low).": low + high * s,
+        "the output is high * sigmoid(x): add low and scale by (high - low).": high * s,
+        "low and high are swapped: a large logit must give `high`.": high + (low - high) * s,
+        "the output is (high - low) * sigmoid(x): add low, or the output starts at 0.":
+            (high - low) * s,
+        "this looks like a tanh, which maps to (-1, 1): use keras.ops.sigmoid, which maps to "
+        "(0, 1).": low + (high - low) * np.tanh(x),
+    }
+    for hint, value in wrong.items():
+        if value.shape == got.shape and np.allclose(got, value, atol=1e-4):
+            return hint
+    return None
+
+
+def check_sigmoid_range(sigmoid_range: Callable[[Any, float, float], Any]) -> None:
+    """Check ``sigmoid_range(x, low, high) = low + (high - low) * sigmoid(x)``.
+
+    Three hand-made cases (including a 2-D input and a negative ``low``), then the same
+    function inside a tiny Keras model, where it gets a symbolic tensor.
+    """
+    __tracebackhide__ = True
+    import keras
+
+    if not callable(sigmoid_range):
+        fail(f"pass the function itself (got a {type(sigmoid_range).__name__}).")
+    for x, low, high in _SIGMOID_CASES:
+        call = f"sigmoid_range(x={x.tolist()}, low={low}, high={high})"
+        try:
+            out = sigmoid_range(keras.ops.convert_to_tensor(x.astype("float32")), low, high)
+        except NotImplementedError:
+            raise
+        except Exception as exc:
+            fail(f"{call} raised {type(exc).__name__}: {exc}",
+                 "use keras.ops (keras.ops.sigmoid), which works on tensors.")
+        got = _to_numpy(out, "sigmoid_range")
+        if got.shape != x.shape:
+            fail(f"{call} returned shape {got.shape}; it must keep the shape of x {x.shape}.",
+                 "apply the function element by element: no sum, mean or reshape.")
+        want = low + (high - low) * _sigmoid(x)
+        if not np.allclose(got, want, atol=1e-4):
+            hint = _diagnose_sigmoid(x, got, low, high)
+            k = np.unravel_index(np.argmax(np.abs(got - want)), x.shape)
+            fail(
+                f"{call}: at x={x[k]:g} it returns {got[k]:.5g} instead of {want[k]:.5g}.",
+                hint or "low + (high - low) * keras.ops.sigmoid(x): x = 0 gives the middle "
+                "of the range, large x gives `high`, very negative x gives `low`.",
+            )
+    passed("sigmoid_range maps 0 to the middle of the range and large |x| to its ends")
+    try:
+        x_in = keras.Input(shape=(3,))
+        model = keras.Model(x_in, sigmoid_range(x_in, 1.0, 5.0))
+        got = _to_numpy(model(np.array([[-30.0, 0.0, 30.0]], dtype="float32")), "the model")
+    except NotImplementedError:
+        raise
+    except Exception as exc:
+        fail(
+            f"sigmoid_range fails inside a Keras model ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else ''}).",
+            "inside a model x is a symbolic tensor: use keras.ops.sigmoid, not numpy or math.",
+        )
+    if not np.allclose(got, [[1.0, 3.0, 5.0]], atol=1e-4):
+        fail(f"inside a Keras model sigmoid_range(x, 1, 5) gives {got.round(4).tolist()} for "
+             "x = [-30, 0, 30] instead of [1, 3, 5].")
+    passed("sigmoid_range works on the symbolic tensors of a Keras model")
+
+
+# ------------------------------------------------------------------------------------------
+# exercise 2: the biased MF model
+
+
+_HINT_BIAS = (
+    "add two Embedding layers with output_dim 1 and embeddings_initializer='zeros', named "
+    "'user_bias' (n_users rows) and 'item_bias' (n_items rows)."
+)
+
+
+def _build(build: Callable, *args: Any, **kwargs: Any) -> Any:
+    __tracebackhide__ = True
+    import keras
+
+    call = (f"build_biased_mf({', '.join(map(repr, args))}"
+            f"{', ' if kwargs else ''}{', '.join(f'{k}={v!r}' for k, v in kwargs.items())})")
+    try:
+        model = build(*args, **kwargs)
+    except NotImplementedError:
+        raise
+    except Exception as exc:
+        fail(f"{call} raised {type(exc).__name__}: {exc}",
+             "inside the model use keras.ops and keras.layers, and sizes as Python ints.")
+    if model is None:
+        fail(f"{call} returned None: did you forget `return keras.Model(...)`?")
+    if not isinstance(model, keras.Model):
+        fail(f"{call} should return a keras.Model, got {type(model).__name__}.")
+    return model
+
+
+def _embeddings(model: Any) -> list[Any]:
+    import keras
+
+    found = []
+    for layer in getattr(model, "layers", []):
+        if isinstance(layer, keras.layers.Embedding):
+            found.append(layer)
+        elif hasattr(layer, "layers"):
+            found += _embeddings(layer)
+    return found
+
+
+def _find_layers(model: Any, n_users: int, n_items: int, dim: int) -> dict[str, Any]:
+    """{'user_factors', 'item_factors', 'user_bias', 'item_bias'}: the four Embedding layers."""
+    __tracebackhide__ = True
+    layers = _embeddings(model)
+    shapes = sorted((layer.input_dim, layer.output_dim) for layer in layers)
+    by_name = {layer.name: layer for layer in layers}
+    for name, rows in (("user_bias", n_users), ("item_bias", n_items)):
+        layer = by_name.get(name)
+        if layer is None:
+            ones = [lay.name for lay in layers if lay.output_dim == 1]
+            fail(
+                f"the model has no Embedding layer named {name!r} (its Embedding layers are "
+                f"{[lay.name for lay in layers]}, of sizes {shapes}"
+                + (f"; {ones} have output_dim 1: name them" if ones else "") + ").",
+                _HINT_BIAS,
+            )
+        if (layer.input_dim, layer.output_dim) != (rows, 1):
+            fail(
+                f"{name!r} has (input_dim, output_dim) = ({layer.input_dim}, "
+                f"{layer.output_dim}); a bias is one number per "
+                f"{'user' if name == 'user_bias' else 'item'}: ({rows}, 1).",
+                _HINT_BIAS,
+            )
+    factors = [lay for lay in layers if lay.output_dim == dim and lay.name not in
+               ("user_bias", "item_bias")]  # fmt: skip
+    user_f = [lay for lay in factors if lay.input_dim == n_users]
+    item_f = [lay for lay in factors if lay.input_dim == n_items and lay not in user_f[:1]]
+    if len(layers) != 4 or not user_f or not item_f:
+        fail(
+            f"a biased MF model has 4 Embedding layers: factors ({n_users}, {dim}) and "
+            f"({n_items}, {dim}), biases ({n_users}, 1) and ({n_items}, 1); this one has "
+            f"{len(layers)}: {shapes}.",
+            "keep the two factor embeddings given in the template and add the two biases.",
+        )
+    found = {"user_factors": user_f[0], "item_factors": item_f[0],
+             "user_bias": by_name["user_bias"], "item_bias": by_name["item_bias"]}
+    extra = [w.path for w in model.trainable_weights
+             if not any(w is layer.embeddings for layer in found.values())]
+    if extra:
+        fail(
+            f"a biased MF model learns only its four embedding tables, but this one also "
+            f"learns {extra}.",
+            "no Dense layer here, and the global mean is a constant offset added to the logit "
+            "(a Python float), not a weight.",
+        )
+    return found
+
+
+def _check_io(model: Any) -> None:
+    __tracebackhide__ = True
+    inputs = getattr(model, "inputs", None) or []
+    if len(inputs) != 2:
+        fail(f"the model should have 2 inputs (user codes, item codes); it has {len(inputs)}.")
+    if len(model.outputs) != 1:
+        fail(f"the model should have one output; it has {len(model.outputs)}.")
+    shape = tuple(model.outputs[0].shape)
+    if shape not in ((None,), (None, 1)):
+        fail(
+            f"the model should output one rating per example, shape (batch,); its output "
+            f"shape is {shape}.",
+            "the dot product of two (batch, dim) vectors is (batch,) with "
+            "keras.ops.sum(..., axis=-1); the bias embeddings are (batch, 1): "
+            "keras.ops.squeeze(b, axis=-1) makes them (batch,).",
+        )
+
+
+def _predict(model: Any, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+    __tracebackhide__ = True
+    import keras
+
+    try:
+        out = model([users.astype("int32"), items.astype("int32")], training=False)
+    except Exception as exc:
+        fail(f"calling the model on [user codes, item codes] failed ({type(exc).__name__}: "
+             f"{str(exc).splitlines()[0] if str(exc) else ''}).",
+             "look each table up with its own codes: the user tables with the first input "
+             "(user), the item tables with the second (item).")
+    return np.asarray(keras.ops.convert_to_numpy(out), dtype=float).reshape(len(users))
+
+
+def _check_values(model: Any, layers: dict[str, Any], n_users: int, n_items: int, dim: int,
+                  mu: float, low: float, high: float) -> None:
+    __tracebackhide__ = True
+    users, items = (a.ravel() for a in np.meshgrid(np.arange(n_users), np.arange(n_items),
+                                                     indexing="ij"))
+    offset = _logit((mu - low) / (high - low))
+    zeros = {name: np.zeros((layer.input_dim, layer.output_dim), dtype="float32")
+             for name, layer in layers.items()}
+    for name, layer in layers.items():
+        layer.set_weights([zeros[name]])
+    got = _predict(model, users, items)
+    if not np.allclose(got, mu, atol=1e-3):
+        value = float(got.mean())
+        hint = None
+        if np.isclose(value, (low + high) / 2, atol=1e-3):
+            hint = ("the output is the middle of the range: add the global-mean offset "
+                    "logit((global_mean - low) / (high - low)) to the logit before "
+                    "sigmoid_range.")
+        elif np.isclose(value, low + (high - low) * _sigmoid(mu), atol=1e-3):
+            hint = ("you added global_mean itself to the logit; add its logit, "
+                    "log(p / (1 - p)) with p = (global_mean - low) / (high - low), so that "
+                    "sigmoid_range gives back global_mean.")
+        elif np.isclose(value, mu + (low + high) / 2, atol=1e-3) or np.isclose(
+                value, mu + low + (high - low) / 2, atol=1e-3):
+            hint = "add the global-mean offset inside the sigmoid (to the logit), not after it."
+        fail(
+            f"with all embeddings and biases at 0 the model should predict the global mean "
+            f"{mu:g} for every pair (range {low:g}-{high:g}); it predicts {value:.4g}.",
+            hint or "logit = dot + b_u + b_i + logit((global_mean - low) / (high - low)); "
+            "prediction = sigmoid_range(logit, low, high).",
+        )
+    rng = np.random.default_rng(1)
+    tables = {name: rng.normal(scale=0.6, size=zeros[name].shape).astype("float32")
+              for name in layers}
+    for name, layer in layers.items():
+        layer.set_weights([tables[name]])
+    got = _predict(model, users, items)
+    logit = (offset + tables["user_bias"][users, 0] + tables["item_bias"][items, 0]
+             + np.sum(tables["user_factors"][users] * tables["item_factors"][items], axis=1))
+    want = low + (high - low) * _sigmoid(logit)
+    if np.allclose(got, want, atol=1e-3):
+        return
+    dot = np.sum(tables["user_factors"][users] * tables["item_factors"][items], axis=1)
+    biases = tables["user_bias"][users, 0] + tables["item_bias"][items, 0]
+    wrong = {
+        "the biases do not reach the output: add b_u and b_i to the logit.":
+            low + (high - low) * _sigmoid(offset + dot),
+        "add the biases inside the sigmoid (to the logit), not to the rating after it.":
+            low + (high - low) * _sigmoid(offset + dot) + biases,
+        "the dot product does not reach the output: the logit is dot + b_u + b_i + offset.":
+            low + (high - low) * _sigmoid(offset + biases),
+        "the model ignores rating_range: unpack it (low, high = rating_range) and use it for "
+        "both the offset and sigmoid_range.":
+            0.5 + 5.0 * _sigmoid(_logit((mu - 0.5) / 5.0) + dot + biases),
+    }
+    hint = next((h for h, value in wrong.items() if np.allclose(got, value, atol=1e-3)), None)
+    k = int(np.argmax(np.abs(got - want)))
+    fail(
+        f"with rating_range=({low:g}, {high:g}) and known embeddings and biases, for user code "
+        f"{users[k]} and item code {items[k]} the model returns {got[k]:.4g} instead of "
+        f"{want[k]:.4g} = sigmoid_range(logit(mu) + b_u + b_i + p_u . q_i).",
+        hint or "prediction = sigmoid_range(dot + b_u + b_i + offset, low, high).",
+    )
+
+
+def check_biased_mf(
+    build_biased_mf: Callable[..., Any],
+    n_users: int | None = None,
+    n_items: int | None = None,
+    dim: int = 128,
+) -> None:
+    """Check ``build_biased_mf(n_users, n_items, dim, global_mean, rating_range=...)``.
+
+    On tiny sizes it checks the two inputs, an output of one rating per example, the four
+    embedding tables (``user_bias``/``item_bias`` named and of width 1), that all-zero weights
+    predict the global mean, that known weights give the biased-MF formula for every pair,
+    that huge biases give the ends of the rating range and never leave it, and that
+    ``rating_range`` is honoured. With ``n_users``/``n_items`` it also counts the real model's
+    parameters.
+    """
+    __tracebackhide__ = True
+    if not callable(build_biased_mf):
+        fail(f"pass the function itself (got a {type(build_biased_mf).__name__}).")
+    n_u, n_i, k = 5, 7, 3
+    for mu, (low, high) in ((3.5, (0.5, 5.5)), (3.0, (1.0, 5.0))):
+        model = _build(build_biased_mf, n_u, n_i, k, mu, rating_range=(low, high))
+        _check_io(model)
+        layers = _find_layers(model, n_u, n_i, k)
+        if mu == 3.5:
+            passed("two inputs, one rating per example; factor tables (5, 3) and (7, 3), "
+                   "bias tables (5, 1) and (7, 1)")
+        _check_values(model, layers, n_u, n_i, k, mu, low, high)
+        passed(f"rating_range=({low:g}, {high:g}), global mean {mu:g}: all-zero weights "
+               "predict the global mean; known weights give sigmoid_range(logit(mu) + b_u + "
+               "b_i + p_u . q_i)")
+    users, items = (a.ravel() for a in np.meshgrid(np.arange(n_u), np.arange(n_i),
+                                                     indexing="ij"))
+    for sign, end in ((+1, high), (-1, low)):
+        for name, layer in layers.items():
+            rows = layer.input_dim
+            value = sign * 40.0 if "bias" in name else 0.0
+            layer.set_weights([np.full((rows, layer.output_dim), value, dtype="float32")])
+        got = _predict(model, users, items)
+        if not np.allclose(got, end, atol=1e-3):
+            fail(f"with huge {'positive' if sign > 0 else 'negative'} biases the model should "
+                 f"predict the {'top' if sign > 0 else 'bottom'} of the range, {end:g}; it "
+                 f"predicts {got.min():.4g}…{got.max():.4g}.",
+                 "the last step must be sigmoid_range(logit, low, high), with nothing after "
+                 "it.")
+    passed("huge biases give the ends of the range and never leave it")
+    if n_users is not None and n_items is not None:
+        real = _build(build_biased_mf, int(n_users), int(n_items), int(dim), 3.5)
+        _find_layers(real, int(n_users), int(n_items), int(dim))
+        expected = (int(n_users) + int(n_items)) * (int(dim) + 1)
+        if real.count_params() != expected:
+            fail(f"the real-size model has {real.count_params():,} parameters, expected "
+                 f"(n_users + n_items) × (dim + 1) = {expected:,}.",
+                 "the global mean is a constant offset, not a learned weight; no Dense layer.")
+        passed(f"real size: {n_users} users + {n_items} items, dim {dim} + 1 bias: "
+               f"{expected:,} parameters")
+
+
+# ------------------------------------------------------------------------------------------
+# the quality bar
+
+
+def check_test_rmse(
+    y_true: Sequence[float] | np.ndarray,
+    y_pred: Sequence[float] | np.ndarray,
+    max_rmse: float = 0.940,
+    name: str = "the model",
+) -> float:
+    """Check one prediction per test row and hold their RMSE to ``max_rmse``; return the RMSE.
+
+    Example:
+        >>> check_test_rmse([1, 2], [1.5, 2.5], max_rmse=0.6, name="toy")
+        ✓ toy: test RMSE 0.5000 <= 0.600
+        0.5
+    """
+    __tracebackhide__ = True
+    if y_pred is None:
+        fail(f"the predictions of {name} are None.")
+    true = np.asarray(y_true, dtype=float).ravel()
+    pred = np.asarray(y_pred, dtype=float)
+    if pred.ndim == 2 and pred.shape[1] == 1:
+        pred = pred[:, 0]
+    if pred.shape != true.shape:
+        fail(
+            f"{name}: {pred.shape} predictions for {true.shape[0]} test ratings; there must be "
+            "exactly one prediction per test row, in the test table's order.",
+            "predict every row, with the fallback policy for ids unseen in training.",
+        )
+    bad = ~np.isfinite(pred)
+    if bad.any():
+        fail(f"{name}: {int(bad.sum())} predictions are NaN or infinite.",
+             "a diverging training (too high a learning rate?) gives NaN losses.")
+    value = float(np.sqrt(np.mean((pred - true) ** 2)))
+    if value > max_rmse:
+        hint = (
+            "the predictions barely vary: the model predicts (almost) a constant. Did it "
+            "train? Look at the loss curves."
+            if float(np.std(pred)) < 0.1
+            else "look at the loss curves: if the validation loss rises early, regularise more "
+            "(a higher dropout rate); if it is still falling when training stops, train longer "
+            "(more patience). Was EarlyStopping given restore_best_weights=True?"
+        )
+        fail(f"{name}: test RMSE {value:.4f} is above the bar {max_rmse:.3f}.", hint)
+    passed(f"{name}: test RMSE {value:.4f} <= {max_rmse:.3f}")
+    return value

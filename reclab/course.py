@@ -1,0 +1,404 @@
+"""A scratch nbgrader course: the one place where reclab drives nbgrader.
+
+reclab never reimplements nbgrader. It lays out a throw-away *course directory*
+(``source/<lab>/<lab>.ipynb``, ``nbgrader_config.json``, ``gradebook.db``) and runs
+nbgrader's own converters in it: ``generate_assignment`` to make the labs, ``autograde``
+and ``generate_feedback`` to grade one submission. nbgrader changes the working directory,
+configures logging and shells out to ``alembic``, so every run happens in a separate worker
+process (``python -m reclab.course TASK.json``) with the venv's ``bin/`` first on ``PATH``;
+the caller's process keeps no state and a runaway run can be killed with its kernel.
+
+Every lab is its own nbgrader assignment holding one notebook of the same name, so
+``solutions/01_regression_dot.ipynb`` is assignment ``01_regression_dot``.
+
+The two ``*_cli`` functions at the bottom are the entry points ``reclab.cli`` calls; the work
+is in :mod:`reclab.labs` (build and check ``labs/``) and :mod:`reclab.grading` (grade a class).
+
+Example:
+    >>> config = nbgrader_config(timeout=60)
+    >>> config["ClearSolutions"]["code_stub"]["python"]
+    'raise NotImplementedError("Exercise: write your code here, then run the check below")'
+    >>> config["OverwriteCells"]["add_missing_cells"], config["Execute"]["timeout"]
+    (True, 60)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from reclab.errors import ReclabError
+
+__all__ = [
+    "CODE_STUB",
+    "COURSE_ID",
+    "Course",
+    "CourseError",
+    "WorkerResult",
+    "build_labs_cli",
+    "copy_course",
+    "create_course",
+    "grade_cli",
+    "nbgrader_config",
+    "run_worker",
+    "worker_env",
+    "write_config",
+]
+
+COURSE_ID = "reclab"
+STUB_MESSAGE = "Exercise: write your code here, then run the check below"
+CODE_STUB = f'raise NotImplementedError("{STUB_MESSAGE}")'
+CONFIG_FILE = "nbgrader_config.json"
+
+
+class CourseError(ReclabError):
+    """nbgrader could not build the scratch course (the message names the notebook)."""
+
+
+def nbgrader_config(*, timeout: int = 300) -> dict[str, Any]:
+    """Return reclab's nbgrader configuration as plain JSON-able data.
+
+    - ``ClearSolutions.code_stub``: a solution region becomes one line that raises
+      ``NotImplementedError`` and tells the student what to do;
+    - ``OverwriteCells.add_missing_cells``: a deleted test cell is put back and graded
+      (without it nbgrader scores it 0 even when the answer is right);
+    - ``Execute.timeout``: seconds allowed per cell; an infinite loop is interrupted and the
+      rest of the notebook still runs;
+    - ``IgnorePattern``: stderr output (warnings, progress bars, TensorFlow logs) is dropped
+      before scoring, so a test cell passes exactly when it raises no exception (nbgrader
+      otherwise gives 0 to a test cell that merely printed a warning).
+
+    Example:
+        >>> nbgrader_config(timeout=5)["Execute"]["timeout"]
+        5
+    """
+    return {
+        "CourseDirectory": {"course_id": COURSE_ID},
+        "ClearSolutions": {"code_stub": {"python": CODE_STUB}},
+        "OverwriteCells": {"add_missing_cells": True},
+        "Execute": {"timeout": int(timeout), "interrupt_on_timeout": True},
+        "IgnorePattern": {"enabled": True, "pattern": r"[\s\S]"},
+        "NbGraderAPI": {"log_level": "INFO"},
+    }
+
+
+@dataclass(frozen=True)
+class Course:
+    """Paths of a scratch nbgrader course directory (nbgrader's default layout).
+
+    Example:
+        >>> course = Course(Path("/tmp/c"))
+        >>> course.release("00_tour").as_posix()
+        '/tmp/c/release/00_tour/00_tour.ipynb'
+        >>> course.autograded("ann", "00_tour").as_posix()
+        '/tmp/c/autograded/ann/00_tour/00_tour.ipynb'
+    """
+
+    root: Path
+
+    @property
+    def gradebook(self) -> Path:
+        """The course's SQLite gradebook."""
+        return self.root / "gradebook.db"
+
+    def source(self, lab: str) -> Path:
+        """The instructor's notebook of ``lab``."""
+        return self.root / "source" / lab / f"{lab}.ipynb"
+
+    def release(self, lab: str) -> Path:
+        """The student version of ``lab`` made by ``generate_assignment``."""
+        return self.root / "release" / lab / f"{lab}.ipynb"
+
+    def submitted(self, student: str, lab: str) -> Path:
+        """Where ``autograde`` reads ``student``'s notebook."""
+        return self.root / "submitted" / student / lab / f"{lab}.ipynb"
+
+    def autograded(self, student: str, lab: str) -> Path:
+        """The executed, scored notebook (the kernel ran in this file's folder)."""
+        return self.root / "autograded" / student / lab / f"{lab}.ipynb"
+
+    def feedback(self, student: str, lab: str) -> Path:
+        """nbgrader's HTML feedback for ``student``'s ``lab``."""
+        return self.root / "feedback" / student / lab / f"{lab}.html"
+
+    def labs(self) -> list[str]:
+        """The labs (assignments) whose source notebook is in this course."""
+        return sorted(p.parent.name for p in (self.root / "source").glob("*/*.ipynb"))
+
+
+@dataclass(frozen=True)
+class WorkerResult:
+    """What a worker process reported: its JSON answer, or why there is none.
+
+    ``answer`` is ``None`` when the worker was killed (``killed_after`` seconds) or crashed
+    (``stderr`` holds its last words).
+    """
+
+    answer: dict[str, Any] | None
+    stderr: str
+    killed_after: float | None = None
+
+
+def create_course(solutions: Sequence[Path], root: Path, *, timeout: int = 300) -> Course:
+    """Lay out a course in ``root`` from solution notebooks and run ``generate_assignment``.
+
+    ``root`` must not exist yet or be empty. Afterwards ``course.release(lab)`` is the
+    student version of each lab and ``gradebook.db`` knows every cell, with the hidden
+    tests, so the same folder serves as the template of every grading course.
+
+    Example:
+        >>> course = create_course([Path("solutions/00_movielens_tour.ipynb")],
+        ...                        Path("/tmp/scratch"))            # doctest: +SKIP
+        >>> course.release("00_movielens_tour").is_file()            # doctest: +SKIP
+        True
+    """
+    root = Path(root).resolve()
+    if root.exists() and any(root.iterdir()):
+        raise CourseError(f"{root} is not empty; a scratch course needs an empty folder")
+    course = Course(root)
+    for notebook in solutions:
+        lab = Path(notebook).stem
+        course.source(lab).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(notebook, course.source(lab))
+    write_config(root, timeout=timeout)
+    result = run_worker({"task": "generate", "root": str(root), "labs": course.labs()}, cwd=root)
+    answer = result.answer or {}
+    for lab in course.labs():
+        outcome = answer.get(lab, {"success": False, "error": result.stderr})
+        if not outcome.get("success") or not course.release(lab).is_file():
+            raise CourseError(
+                f"nbgrader generate_assignment failed on {lab}.ipynb: "
+                f"{_last_error(outcome.get('log', '') + outcome.get('error', ''))}"
+            )
+    return course
+
+
+def write_config(root: Path, *, timeout: int = 300) -> Path:
+    """Write ``nbgrader_config.json`` into a course folder and return its path."""
+    config = nbgrader_config(timeout=timeout)
+    config["CourseDirectory"]["root"] = str(Path(root).resolve())
+    path = Path(root) / CONFIG_FILE
+    path.write_text(json.dumps(config, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    return path
+
+
+def copy_course(template: Course, lab: str, root: Path, *, timeout: int = 300) -> Course:
+    """Make a one-lab grading course in ``root`` from a template made by :func:`create_course`.
+
+    It gets its own copy of the gradebook (one SQLite file per course: parallel graders never
+    share one) and of ``source/<lab>/``.
+    """
+    course = Course(Path(root).resolve())
+    course.source(lab).parent.mkdir(parents=True, exist_ok=False)
+    shutil.copyfile(template.source(lab), course.source(lab))
+    shutil.copyfile(template.gradebook, course.gradebook)
+    write_config(course.root, timeout=timeout)
+    return course
+
+
+def worker_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Environment of a worker: this one, the venv's ``bin/`` first on PATH, plus ``extra``.
+
+    Example:
+        >>> worker_env({"A": "1"})["PATH"].split(os.pathsep)[0] == str(
+        ...     Path(sys.executable).parent)
+        True
+    """
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    env.update(extra or {})
+    return env
+
+
+def run_worker(
+    task: Mapping[str, Any],
+    *,
+    cwd: Path,
+    env: Mapping[str, str] | None = None,
+    limit: float | None = None,
+) -> WorkerResult:
+    """Run one nbgrader task in a fresh ``python -m reclab.course`` process.
+
+    The task is written to ``cwd/task.json`` and the answer read from ``cwd/answer.json``.
+    After ``limit`` seconds the worker and every process it started (its kernels) are
+    killed and the result says so.
+    """
+    cwd = Path(cwd)
+    task_file, answer_file = cwd / "task.json", cwd / "answer.json"
+    task_file.write_text(json.dumps(dict(task), indent=1), encoding="utf-8")
+    answer_file.unlink(missing_ok=True)
+    start = time.monotonic()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "reclab.course", str(task_file), str(answer_file)],
+        cwd=cwd,
+        env=worker_env(env),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        _, stderr = process.communicate(timeout=limit)
+    except subprocess.TimeoutExpired:
+        _kill_tree(process)
+        _, stderr = process.communicate()
+        return WorkerResult(None, stderr or "", killed_after=time.monotonic() - start)
+    if not answer_file.is_file():
+        return WorkerResult(None, stderr or f"worker exited with code {process.returncode}")
+    return WorkerResult(json.loads(answer_file.read_text(encoding="utf-8")), stderr or "")
+
+
+def _kill_tree(process: subprocess.Popen[str]) -> None:
+    """Kill a worker and its kernels (which run in sessions of their own)."""
+    try:
+        import psutil
+
+        children = psutil.Process(process.pid).children(recursive=True)
+    except Exception:  # psutil missing or the worker already gone
+        children = []
+    for child in children:
+        try:
+            child.kill()
+        except Exception:
+            pass
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def _last_error(log: str) -> str:
+    """The most telling line of an nbgrader log: its last error, else its last line."""
+    lines = [line.strip() for line in log.splitlines() if line.strip()]
+    errors = [
+        line for line in lines
+        if line.startswith("[ERROR]") or "Error:" in line or "Exception:" in line
+    ]
+    chosen = (errors or lines or ["no details"])[-1]
+    return chosen.removeprefix("[ERROR] ")
+
+
+# --------------------------------------------------------------------------- the worker ---
+
+
+def _api(root: Path) -> Any:
+    """An ``NbGraderAPI`` on the course in ``root``, configured only by its config file."""
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+    from traitlets.config import Config
+
+    config = Config(json.loads((root / CONFIG_FILE).read_text(encoding="utf-8")))
+    coursedir = CourseDirectory(config=config, root=str(root))
+    return NbGraderAPI(coursedir=coursedir, config=config)
+
+
+def _generate(root: Path, labs: Sequence[str]) -> dict[str, Any]:
+    api = _api(root)
+    return {lab: api.generate_assignment(lab, force=True, create=True) for lab in labs}
+
+
+def _autograde(root: Path, lab: str, student: str) -> dict[str, Any]:
+    """Autograde one submission, write its feedback, and report what the gradebook holds."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    api = _api(root)
+    course = Course(root)
+    start = time.monotonic()
+    answer: dict[str, Any] = {"autograde": api.autograde(lab, student, force=True, create=True)}
+    answer["autograde_seconds"] = round(time.monotonic() - start, 2)
+    if course.autograded(student, lab).is_file():
+        answer["feedback"] = api.generate_feedback(lab, student, force=True)
+    with Gradebook(f"sqlite:///{course.gradebook}", COURSE_ID) as gradebook:
+        try:
+            notebook = gradebook.find_submission_notebook(lab, lab, student)
+        except MissingEntry:
+            answer["grades"], answer["comments"] = [], []
+        else:
+            answer["grades"] = [
+                {"name": g.name, "score": g.score, "max_score": g.max_score,
+                 "auto_score": g.auto_score}
+                for g in notebook.grades
+            ]
+            answer["comments"] = [
+                {"name": c.name, "auto_comment": c.auto_comment} for c in notebook.comments
+            ]
+    answer["cells"] = _cell_report(course.autograded(student, lab))
+    return answer
+
+
+def _cell_report(path: Path) -> list[dict[str, Any]]:
+    """Each code cell of an autograded notebook: its names, kind and the errors it raised."""
+    if not path.is_file():
+        return []
+    import nbformat
+
+    notebook = nbformat.read(path, as_version=4)
+    cells = []
+    for index, cell in enumerate(notebook.cells):
+        if cell.cell_type != "code":
+            continue
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        errors = [
+            {"ename": out.get("ename", ""), "evalue": out.get("evalue", "")}
+            for out in cell.get("outputs", [])
+            if out.get("output_type") == "error"
+        ]
+        cells.append({
+            "index": index,
+            "id": cell.get("id", ""),
+            "grade_id": meta.get("grade_id", ""),
+            "grade": bool(meta.get("grade")),
+            "solution": bool(meta.get("solution")),
+            "errors": errors,
+        })
+    return cells
+
+
+def _worker_main(argv: Sequence[str]) -> int:
+    """``python -m reclab.course TASK.json ANSWER.json``: run one task, write its answer."""
+    task_file, answer_file = Path(argv[0]), Path(argv[1])
+    task = json.loads(task_file.read_text(encoding="utf-8"))
+    root = Path(task["root"])
+    if task["task"] == "generate":
+        answer = _generate(root, task["labs"])
+    elif task["task"] == "autograde":
+        answer = _autograde(root, task["lab"], task["student"])
+    else:
+        raise ValueError(f"unknown task {task['task']!r}")
+    answer_file.write_text(json.dumps(answer, indent=1, default=str), encoding="utf-8")
+    return 0
+
+
+# ------------------------------------------------------------------ CLI entry points ---
+
+
+def build_labs_cli(*, solutions_dir: Path, labs_dir: Path, check: bool = False) -> int:
+    """``reclab labs build [--check]``: see :func:`reclab.labs.build_labs_cli`."""
+    from reclab import labs
+
+    return labs.build_labs_cli(solutions_dir=solutions_dir, labs_dir=labs_dir, check=check)
+
+
+def grade_cli(
+    *, submissions: Path, out: Path, solutions_dir: Path, jobs: int = 1, timeout: int = 300
+) -> int:
+    """``reclab grade SUBMISSIONS --out RESULTS``: see :func:`reclab.grading.grade_cli`."""
+    from reclab import grading
+
+    return grading.grade_cli(
+        submissions=submissions, out=out, solutions_dir=solutions_dir, jobs=jobs,
+        timeout=timeout,
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(_worker_main(sys.argv[1:]))

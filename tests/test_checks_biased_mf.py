@@ -1,0 +1,270 @@
+"""The self-checks of 02_biased_mf accept right answers and explain the usual wrong ones."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from reclab.checks import CheckFailed
+from reclab.checks.biased_mf import check_biased_mf, check_sigmoid_range, check_test_rmse
+from reclab.reproducibility import quiet_tensorflow
+
+quiet_tensorflow()
+import keras  # noqa: E402  (after quiet_tensorflow, so TensorFlow starts silently)
+from keras import ops  # noqa: E402
+
+# ------------------------------------------------------------------------------ sigmoid_range
+
+
+def sigmoid_range_right(x, low, high):
+    return low + (high - low) * ops.sigmoid(x)
+
+
+def sigmoid_range_layer(x, low, high):
+    return keras.layers.Rescaling(scale=high - low, offset=low)(keras.activations.sigmoid(x))
+
+
+def sigmoid_range_plain(x, low, high):
+    return ops.sigmoid(x)
+
+
+def sigmoid_range_no_width(x, low, high):
+    return low + high * ops.sigmoid(x)
+
+
+def sigmoid_range_swapped(x, low, high):
+    return high + (low - high) * ops.sigmoid(x)
+
+
+def sigmoid_range_tanh(x, low, high):
+    return low + (high - low) * ops.tanh(x)
+
+
+def sigmoid_range_numpy(x, low, high):
+    return low + (high - low) / (1 + np.exp(-np.asarray(x)))
+
+
+def sigmoid_range_sums(x, low, high):
+    return low + (high - low) * ops.sum(ops.sigmoid(x))
+
+
+@pytest.mark.parametrize("fn", [sigmoid_range_right, sigmoid_range_layer])
+def test_sigmoid_range_right_answers_pass(fn, capsys):
+    check_sigmoid_range(fn)
+    assert capsys.readouterr().out.count("✓") == 2
+
+
+@pytest.mark.parametrize(
+    ("fn", "message"),
+    [
+        (sigmoid_range_plain, r"sigmoid\(x\) itself"),
+        (sigmoid_range_no_width, r"\*width\*"),
+        (sigmoid_range_swapped, r"swapped"),
+        (sigmoid_range_tanh, r"tanh"),
+        (sigmoid_range_numpy, r"inside a Keras model.*\n.*keras.ops.sigmoid"),
+        (sigmoid_range_sums, r"keep the shape"),
+        (lambda x, low, high: None, r"returned None"),
+    ],
+)
+def test_sigmoid_range_wrong_answers_fail_with_a_reason(fn, message):
+    with pytest.raises(CheckFailed, match=message):
+        check_sigmoid_range(fn)
+
+
+def test_sigmoid_range_stub_raises_not_implemented():
+    def stub(x, low, high):
+        raise NotImplementedError
+
+    with pytest.raises(NotImplementedError):
+        check_sigmoid_range(stub)
+
+
+# ------------------------------------------------------------------------------ biased MF
+
+
+def _offset(global_mean, low, high):
+    p = (global_mean - low) / (high - low)
+    return math.log(p / (1 - p))
+
+
+def _skeleton(n_users, n_items, dim, body, dropout=0.0):
+    """The template of the notebook: inputs and factor embeddings given, ``body`` completes."""
+    user = keras.Input(shape=(), dtype="int32", name="user")
+    item = keras.Input(shape=(), dtype="int32", name="item")
+    p_u = keras.layers.Embedding(n_users, dim, name="user_factors")(user)
+    q_i = keras.layers.Embedding(n_items, dim, name="item_factors")(item)
+    if dropout:
+        p_u = keras.layers.Dropout(dropout)(p_u)
+        q_i = keras.layers.Dropout(dropout)(q_i)
+    dot = ops.sum(p_u * q_i, axis=-1)
+    return keras.Model([user, item], body(user, item, dot))
+
+
+def _bias(n, name):
+    return keras.layers.Embedding(n, 1, embeddings_initializer="zeros", name=name)
+
+
+def mf_right(n_users, n_items, dim, global_mean, rating_range=(0.5, 5.5), dropout=0.0):
+    low, high = rating_range
+
+    def body(user, item, dot):
+        b_u = ops.squeeze(_bias(n_users, "user_bias")(user), axis=-1)
+        b_i = ops.squeeze(_bias(n_items, "item_bias")(item), axis=-1)
+        return sigmoid_range_right(dot + b_u + b_i + _offset(global_mean, low, high), low, high)
+
+    return _skeleton(n_users, n_items, dim, body, dropout)
+
+
+def mf_right_column(n_users, n_items, dim, global_mean, rating_range=(0.5, 5.5)):
+    """Biases kept as (batch, 1) columns and a (batch, 1) output: also right."""
+    low, high = rating_range
+
+    def body(user, item, dot):
+        b_u = _bias(n_users, "user_bias")(user)
+        b_i = _bias(n_items, "item_bias")(item)
+        logit = keras.layers.Add()([ops.expand_dims(dot, -1), b_u, b_i])
+        return sigmoid_range_right(logit + _offset(global_mean, low, high), low, high)
+
+    return _skeleton(n_users, n_items, dim, body)
+
+
+def _variant(kind):
+    def build(n_users, n_items, dim, global_mean, rating_range=(0.5, 5.5)):
+        low, high = rating_range
+        offset = _offset(global_mean, low, high)
+
+        def body(user, item, dot):
+            b_u = ops.squeeze(_bias(n_users, "user_bias")(user), axis=-1)
+            b_i = ops.squeeze(_bias(n_items, "item_bias")(item), axis=-1)
+            if kind == "no_offset":
+                return sigmoid_range_right(dot + b_u + b_i, low, high)
+            if kind == "mean_not_logit":
+                return sigmoid_range_right(dot + b_u + b_i + global_mean, low, high)
+            if kind == "bias_after_sigmoid":
+                return sigmoid_range_right(dot + offset, low, high) + b_u + b_i
+            if kind == "no_dot":
+                return sigmoid_range_right(b_u + b_i + offset + 0 * dot, low, high)
+            if kind == "fixed_range":
+                return sigmoid_range_right(dot + b_u + b_i + _offset(global_mean, 0.5, 5.5),
+                                           0.5, 5.5)
+            if kind == "no_sigmoid":
+                return dot + b_u + b_i + global_mean
+            raise AssertionError(kind)
+
+        return _skeleton(n_users, n_items, dim, body)
+
+    return build
+
+
+def mf_unnamed(n_users, n_items, dim, global_mean, rating_range=(0.5, 5.5)):
+    low, high = rating_range
+
+    def body(user, item, dot):
+        b_u = ops.squeeze(keras.layers.Embedding(n_users, 1)(user), axis=-1)
+        b_i = ops.squeeze(keras.layers.Embedding(n_items, 1)(item), axis=-1)
+        return sigmoid_range_right(dot + b_u + b_i + _offset(global_mean, low, high), low, high)
+
+    return _skeleton(n_users, n_items, dim, body)
+
+
+def mf_wide_bias(n_users, n_items, dim, global_mean, rating_range=(0.5, 5.5)):
+    low, high = rating_range
+
+    def body(user, item, dot):
+        b_u = ops.sum(keras.layers.Embedding(n_users, dim, name="user_bias")(user), axis=-1)
+        b_i = ops.squeeze(_bias(n_items, "item_bias")(item), axis=-1)
+        return sigmoid_range_right(dot + b_u + b_i + _offset(global_mean, low, high), low, high)
+
+    return _skeleton(n_users, n_items, dim, body)
+
+
+def mf_bias_by_item(n_users, n_items, dim, global_mean, rating_range=(0.5, 5.5)):
+    low, high = rating_range
+
+    def body(user, item, dot):
+        b_u = ops.squeeze(_bias(n_users, "user_bias")(item), axis=-1)
+        b_i = ops.squeeze(_bias(n_items, "item_bias")(user), axis=-1)
+        return sigmoid_range_right(dot + b_u + b_i + _offset(global_mean, low, high), low, high)
+
+    return _skeleton(n_users, n_items, dim, body)
+
+
+def mf_dense_head(n_users, n_items, dim, global_mean, rating_range=(0.5, 5.5)):
+    low, high = rating_range
+
+    def body(user, item, dot):
+        b_u = ops.squeeze(_bias(n_users, "user_bias")(user), axis=-1)
+        b_i = ops.squeeze(_bias(n_items, "item_bias")(item), axis=-1)
+        offset = _offset(global_mean, low, high)
+        logit = keras.layers.Dense(1)(ops.expand_dims(dot + b_u + b_i + offset, -1))
+        return ops.squeeze(sigmoid_range_right(logit, low, high), -1)
+
+    return _skeleton(n_users, n_items, dim, body)
+
+
+@pytest.mark.parametrize("build", [mf_right, mf_right_column])
+def test_biased_mf_right_models_pass(build, capsys):
+    check_biased_mf(build, n_users=943, n_items=1650, dim=8)
+    assert capsys.readouterr().out.count("✓") == 5
+
+
+def test_biased_mf_with_dropout_passes():
+    check_biased_mf(lambda *a, **k: mf_right(*a, dropout=0.5, **k))
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (_variant("no_offset"), r"global mean 3.5.*\n.*middle of the range"),
+        (_variant("mean_not_logit"), r"global mean.*\n.*added global_mean itself"),
+        (_variant("bias_after_sigmoid"), r"inside the sigmoid"),
+        (_variant("no_dot"), r"dot product does not reach"),
+        (_variant("fixed_range"), r"rating_range=\(1, 5\).*\n.*ignores rating_range"),
+        (_variant("no_sigmoid"), r"all-zero|global mean|sigmoid_range"),
+        (mf_unnamed, r"no Embedding layer named 'user_bias'.*have output_dim 1: name them"),
+        (mf_wide_bias, r"'user_bias' has \(input_dim, output_dim\) = \(5, 3\)"),
+        (mf_bias_by_item, r"failed.*\n.*own codes"),
+        (mf_dense_head, r"also learns.*dense.*\n.*no Dense layer"),
+        (lambda *a, **k: None, r"returned None"),
+    ],
+)
+def test_biased_mf_wrong_models_fail_with_a_reason(build, message):
+    with pytest.raises(CheckFailed, match=message):
+        check_biased_mf(build, n_users=943, n_items=1650, dim=8)
+
+
+def test_biased_mf_stub_raises_not_implemented():
+    def stub(*args, **kwargs):
+        raise NotImplementedError
+
+    with pytest.raises(NotImplementedError):
+        check_biased_mf(stub)
+
+
+# ------------------------------------------------------------------------------ quality bar
+
+
+def test_rmse_under_the_bar_passes(capsys):
+    rng = np.random.default_rng(0)
+    y = rng.integers(1, 6, 1000).astype(float)
+    value = check_test_rmse(y, y + rng.normal(0, 0.5, 1000), max_rmse=0.94, name="m")
+    assert 0.4 < value < 0.6
+    assert "✓ m: test RMSE" in capsys.readouterr().out
+
+
+def test_rmse_over_the_bar_fails_with_a_hint():
+    y = np.array([1, 5, 1, 5], dtype=float)
+    with pytest.raises(CheckFailed, match=r"above the bar.*\n.*constant"):
+        check_test_rmse(y, np.full(4, 3.0), max_rmse=0.94)
+    with pytest.raises(CheckFailed, match=r"above the bar.*\n.*loss curves"):
+        check_test_rmse(y, np.array([5.0, 1.0, 5.0, 1.0]), max_rmse=0.94)
+
+
+def test_rmse_wrong_length_and_nan_fail():
+    with pytest.raises(CheckFailed, match=r"one prediction per test row"):
+        check_test_rmse(np.ones(10), np.ones(9))
+    with pytest.raises(CheckFailed, match=r"NaN"):
+        check_test_rmse([1.0, 2.0], [np.nan, 2.0])
+    check_test_rmse([1.0, 2.0], np.array([[1.0], [2.0]]), max_rmse=0.1)
