@@ -42,7 +42,7 @@ lab: data
 
 test: data
 	@echo ">> ruff"
-	$(BIN)/ruff check reclab tests solutions
+	$(BIN)/ruff check reclab tests solutions conftest.py
 	@echo ">> labs/ must be exactly what 'reclab labs build' makes from solutions/"
 	$(BIN)/reclab labs build --check
 	@echo ">> pytest: unit tests, then every solution notebook (nbval)"
@@ -54,7 +54,7 @@ test-fast: setup
 	$(BIN)/python -m pytest tests -m "not slow"
 
 lint: setup
-	$(BIN)/ruff check reclab tests solutions
+	$(BIN)/ruff check reclab tests solutions conftest.py
 
 labs: setup
 	$(BIN)/reclab labs build
