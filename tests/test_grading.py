@@ -3,7 +3,7 @@
 The toy course (tests/fixtures/toy_course) is graded once, with one student per kind of
 trouble; each test then checks that student's row. Every real lab is graded untouched
 (0 on every test cell, no error before the first exercise) and with its stubs replaced by
-the solution code (full marks). The second costs a full run of each notebook (about 7 min
+the solution code (full marks). The second costs a full run of each notebook (7-11 min
 for all seven with two jobs); ``RECLAB_ROUNDTRIP_LABS`` (``all``, ``none`` or
 comma-separated lab names) narrows it.
 """
