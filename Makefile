@@ -1,5 +1,6 @@
 # reclab — one command to open the labs, one to run every test.
-#   make lab    set up .venv (once), fetch + verify MovieLens 100k (once), open JupyterLab on labs/
+#   make lab    set up .venv (once), fetch + verify MovieLens 100k (once), copy any new lab
+#               into my-labs/ and open JupyterLab there
 #   make test   same setup, then the unit tests, the lab build check and every solution notebook
 # Setup is incremental: an existing .venv is reused and only reinstalled when pyproject.toml changes.
 
@@ -9,11 +10,15 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.reclab-installed
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export TF_CPP_MIN_LOG_LEVEL := 3
+# Students work in my-labs/, their own copies of labs/: rebuilding labs/ never touches them.
+MY_LABS := my-labs
+# Jupyter refuses to run as root (containers, CI) unless told it is fine.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 .PHONY: help setup data lab test test-fast lint labs bench clean-venv
 
 help:
-	@echo "make lab    set up, fetch the data, open JupyterLab on labs/"
+	@echo "make lab    set up, fetch the data, open JupyterLab on my-labs/ (copies of labs/)"
 	@echo "make test   set up, fetch the data, run all tests (unit + notebooks)"
 	@echo "make labs   rebuild labs/ from solutions/"
 	@echo "make bench  run the benchmark against Surprise / implicit (slow)"
@@ -37,8 +42,12 @@ data: setup
 	$(BIN)/reclab data fetch
 
 lab: data
-	@echo ">> opening JupyterLab on labs/ (Ctrl-C to stop)"
-	$(BIN)/jupyter lab --notebook-dir=labs
+	@mkdir -p $(MY_LABS)
+	@for lab in labs/*.ipynb; do \
+	  [ -e "$(MY_LABS)/$${lab##*/}" ] || { cp "$$lab" "$(MY_LABS)/" && echo ">> copied $$lab to $(MY_LABS)/"; }; \
+	done
+	@echo ">> opening JupyterLab on $(MY_LABS)/ (your copies of labs/; Ctrl-C to stop)"
+	$(BIN)/jupyter lab --notebook-dir=$(MY_LABS) $(ALLOW_ROOT)
 
 test: data
 	@echo ">> ruff"
