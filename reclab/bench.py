@@ -1420,6 +1420,7 @@ def run_bench(
     """
     from reclab.results import results_dir as default_results_dir
 
+    environment = environment_info()  # date and load average at the start of the run
     if peers is run_peers:
         check_peers_installed()  # before spending minutes on the notebooks
     if solutions_dir is None:
@@ -1446,7 +1447,7 @@ def run_bench(
     peer_results = peers(u1_train, u1_test, ratings, results_dir / PEERS_FOLDER, log=log)
     problems += check_protocol_agreement([*collected, *peer_results])
     report = BenchReport(
-        environment=environment_info(),
+        environment=environment,
         results=[*collected, *peer_results],
         notebooks=runs,
         problems=problems,
