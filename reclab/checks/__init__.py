@@ -17,7 +17,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -25,6 +25,7 @@ import pandas as pd
 
 __all__ = [
     "CheckFailed",
+    "call_student",
     "check_close",
     "check_columns",
     "check_dtype_kind",
@@ -51,6 +52,41 @@ def fail(what: str, hint: str | None = None) -> None:
     __tracebackhide__ = True
     message = what if hint is None else f"{what}\nHint: {hint}"
     raise CheckFailed(message)
+
+
+def _short_repr(value: Any) -> str:
+    """A short description of an argument, for failure messages (arrays by shape, not content)."""
+    if isinstance(value, np.ndarray):
+        return f"<array {value.shape}>"
+    if isinstance(value, pd.Series | pd.DataFrame):
+        return f"<{type(value).__name__} of {len(value)} rows>"
+    import scipy.sparse
+
+    if scipy.sparse.issparse(value):
+        return f"<sparse {value.shape}>"
+    return repr(value)
+
+
+def call_student(fn: Callable[..., Any], name: str, *args: Any, **kwargs: Any) -> Any:
+    """Call the student's function; turn a stub, an exception or a ``None`` into a failure.
+
+    Example:
+        >>> call_student(lambda x: x + 1, "add_one", 1)
+        2
+    """
+    __tracebackhide__ = True
+    try:
+        result = fn(*args, **kwargs)
+    except NotImplementedError:
+        fail(f"{name} is not written yet (it raises NotImplementedError).")
+    except Exception as exc:
+        shown = ", ".join(
+            [*(_short_repr(a) for a in args), *(f"{k}={_short_repr(v)}" for k, v in kwargs.items())]
+        )
+        fail(f"calling {name}({shown}) raised {type(exc).__name__}: {exc}")
+    if result is None:
+        fail(f"{name} returned None: did it forget to `return` its result?")
+    return result
 
 
 def passed(message: str) -> None:

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from reclab.checks import fail, passed
+from reclab.checks import call_student, fail, passed
 
 __all__ = [
     "check_cosine_similarity_matrix",
@@ -30,29 +30,6 @@ __all__ = [
     "check_neighbours_hold",
     "check_recommend",
 ]
-
-
-def _call(fn: Callable[..., Any], name: str, *args: Any, **kwargs: Any) -> Any:
-    """Call the student's function; turn an exception into a readable failure."""
-    __tracebackhide__ = True
-    try:
-        result = fn(*args, **kwargs)
-    except NotImplementedError:
-        fail(f"{name} is not written yet (it raises NotImplementedError).")
-    except Exception as exc:
-        shown = ", ".join([*(_short(a) for a in args), *(f"{k}={v!r}" for k, v in kwargs.items())])
-        fail(f"calling {name}({shown}) raised {type(exc).__name__}: {exc}")
-    if result is None:
-        fail(f"{name} returned None: did it forget to `return` its result?")
-    return result
-
-
-def _short(value: Any) -> str:
-    if isinstance(value, np.ndarray):
-        return f"<array {value.shape}>"
-    if isinstance(value, pd.Series | pd.DataFrame):
-        return f"<{type(value).__name__} of {len(value)} rows>"
-    return repr(value)
 
 
 # --------------------------------------------------------------------------------------------
@@ -72,7 +49,7 @@ def _check_similarity_case(
     __tracebackhide__ = True
     given = E.copy()
     with np.errstate(divide="ignore", invalid="ignore"):  # a NaN is explained below
-        S = np.asarray(_call(fn, "cosine_similarity_matrix", given), dtype=float)
+        S = np.asarray(call_student(fn, "cosine_similarity_matrix", given), dtype=float)
     n = len(E)
     if S.shape != (n, n):
         fail(
@@ -177,7 +154,7 @@ def check_most_similar(fn: Callable[..., Any]) -> None:
         ]
     )
     got_ids, got_scores = _as_pair(
-        _call(fn, "most_similar", 30, sims.copy(), ids.copy(), k=3), "most_similar"
+        call_student(fn, "most_similar", 30, sims.copy(), ids.copy(), k=3), "most_similar"
     )
     case = "most_similar(30, sims, ids=[10, 20, 30, 40, 50], k=3)"
     if got_ids.shape != (3,) or got_scores.shape != (3,):
@@ -210,7 +187,7 @@ def check_most_similar(fn: Callable[..., Any]) -> None:
     # A duplicate item (similarity exactly 1) must stay: exclude by position, not by value.
     dup_ids = np.array([7, 8, 9])
     dup = np.array([[1.0, 0.2, 0.1], [0.2, 1.0, 1.0], [0.1, 1.0, 1.0]])
-    got_ids, _ = _as_pair(_call(fn, "most_similar", 8, dup, dup_ids, k=1), "most_similar")
+    got_ids, _ = _as_pair(call_student(fn, "most_similar", 8, dup, dup_ids, k=1), "most_similar")
     if got_ids.tolist() != [9]:
         fail(
             "most_similar(8, sims, ids=[7, 8, 9], k=1), where items 8 and 9 have identical "
@@ -267,7 +244,7 @@ def check_recommend(
     hand = pd.Series([4.1, 3.0, 4.9, 2.0, 4.5, 3.9], index=pd.Index([1, 2, 3, 4, 5, 6],
                                                                       name="item_id"))
     case = "recommend(scores for items 1..6, seen_items=[3, 5], k=3)"
-    result = _call(fn, "recommend", hand.copy(), [3, 5], k=3)
+    result = call_student(fn, "recommend", hand.copy(), [3, 5], k=3)
     if isinstance(result, pd.Series):
         fail(f"{case} returned a Series; its values are scores, not item ids.",
              "return the item ids: `.index.to_numpy()`.")
@@ -290,7 +267,7 @@ def check_recommend(
     if scores is None or seen is None:
         return
     seen_list = list(np.asarray(list(seen)).ravel())
-    got = np.asarray(_call(fn, "recommend", scores.copy(), seen_list, k=10)).ravel()
+    got = np.asarray(call_student(fn, "recommend", scores.copy(), seen_list, k=10)).ravel()
     overlap = sorted(set(got.tolist()) & set(seen_list))
     if overlap:
         fail(f"on a real user the recommendations include already rated item(s) {overlap}.")

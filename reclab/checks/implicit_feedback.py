@@ -26,7 +26,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from reclab import metrics as rm
-from reclab.checks import fail, passed
+from reclab.checks import call_student, fail, passed
 from reclab.splits import seen_matrix
 
 __all__ = [
@@ -43,30 +43,6 @@ QUALITY_BARS: dict[str, float] = {
     "ndcg@10_sampled": 0.35,
     "hr@10_full": 0.10,
 }
-
-
-def _call(fn: Callable[..., Any], name: str, *args: Any, **kwargs: Any) -> Any:
-    """Call the student's function; turn an exception into a readable failure."""
-    __tracebackhide__ = True
-    try:
-        result = fn(*args, **kwargs)
-    except NotImplementedError:
-        fail(f"{name} is not written yet (it raises NotImplementedError).")
-    except Exception as exc:
-        shown = ", ".join([*(_short(a) for a in args), *(f"{k}={_short(v)}" for k, v in
-                                                          kwargs.items())])
-        fail(f"calling {name}({shown}) raised {type(exc).__name__}: {exc}")
-    if result is None:
-        fail(f"{name} returned None: did it forget to `return` its result?")
-    return result
-
-
-def _short(value: Any) -> str:
-    if isinstance(value, np.ndarray):
-        return f"<array {value.shape}>"
-    if sp.issparse(value):
-        return f"<sparse {value.shape}>"
-    return repr(value)
 
 
 # --------------------------------------------------------------------------------------------
@@ -136,7 +112,7 @@ def check_training_set(make_training_set: Callable[..., Any]) -> None:
     users, items, n_items, seen = _toy_interactions()
     n_neg = 3
     before = (users.copy(), items.copy(), seen.toarray())
-    result = _call(make_training_set, name, users, items, n_items, seen, n_neg=n_neg, seed=0)
+    result = call_student(make_training_set, name, users, items, n_items, seen, n_neg=n_neg, seed=0)
     what = "on 8 positives with n_neg=3"
     u, i, y = _unpack_training_set(result, len(users) * (1 + n_neg), what)
     if not (np.array_equal(users, before[0]) and np.array_equal(items, before[1])
@@ -183,16 +159,16 @@ def check_training_set(make_training_set: Callable[..., Any]) -> None:
 
     users, items, n_items, seen = _random_interactions()
     first = _unpack_training_set(
-        _call(make_training_set, name, users, items, n_items, seen, n_neg=4, seed=1),
+        call_student(make_training_set, name, users, items, n_items, seen, n_neg=4, seed=1),
         len(users) * 5, "on 30 random users with n_neg=4")
     again = _unpack_training_set(
-        _call(make_training_set, name, users, items, n_items, seen, n_neg=4, seed=1),
+        call_student(make_training_set, name, users, items, n_items, seen, n_neg=4, seed=1),
         len(users) * 5, "on 30 random users with n_neg=4")
     if not all(np.array_equal(a, b) for a, b in zip(first, again, strict=True)):
         fail("two calls with the same seed gave different training sets.",
              "pass `seed` on to sample_negatives (and use no other randomness).")
     other = _unpack_training_set(
-        _call(make_training_set, name, users, items, n_items, seen, n_neg=4, seed=2),
+        call_student(make_training_set, name, users, items, n_items, seen, n_neg=4, seed=2),
         len(users) * 5, "on 30 random users with n_neg=4")
     if np.array_equal(first[1], other[1]):
         fail("seed=1 and seed=2 gave the same negatives; every epoch should see fresh ones.",
@@ -265,7 +241,7 @@ def check_hit_rate_and_ndcg(hit_rate_and_ndcg: Callable[..., Any]) -> None:
          "-inf scores are below any finite positive; here 0.6 and 0.4 are above: rank 2."),
     ]
     for label, scores, positive, k, (want_hr, want_ndcg), why in cases:
-        got = _as_pair(_call(hit_rate_and_ndcg, name, np.array(scores, dtype=float),
+        got = _as_pair(call_student(hit_rate_and_ndcg, name, np.array(scores, dtype=float),
                              np.array(positive), k=k), f"for case '{label}'")
         if not np.isfinite(got).all():
             fail(f"case '{label}': got {got}; NDCG must be finite.",
@@ -281,7 +257,7 @@ def check_hit_rate_and_ndcg(hit_rate_and_ndcg: Callable[..., Any]) -> None:
         scores = rng.integers(0, 20, size=(n_users, n_cand)).astype(float)  # many ties
         positive = rng.integers(0, n_cand, size=n_users)
         want = _hr_ndcg_reference(scores, positive, k)
-        got = _as_pair(_call(hit_rate_and_ndcg, name, scores, positive, k=k),
+        got = _as_pair(call_student(hit_rate_and_ndcg, name, scores, positive, k=k),
                        f"on random {n_users}×{n_cand} scores")
         if not np.allclose(got, want, atol=1e-9):
             fail(f"on random {n_users}×{n_cand} scores with ties, k={k}: got hr={got[0]:.4f}, "
@@ -305,7 +281,7 @@ def check_gmf_builder(build_gmf: Callable[..., Any]) -> None:
     import keras
 
     n_users, n_items, k = 5, 7, 3
-    model = _call(build_gmf, "build_gmf", n_users, n_items, k)
+    model = call_student(build_gmf, "build_gmf", n_users, n_items, k)
     if not isinstance(model, keras.Model):
         fail(f"build_gmf should return a keras.Model, got {type(model).__name__}.",
              "end with `return keras.Model([user, item], output)`.")

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from reclab.checks import fail, passed
+from reclab.checks import call_student, fail, passed
 
 __all__ = [
     "check_hybrid_model",
@@ -24,20 +24,6 @@ __all__ = [
     "check_side_info_gain",
     "check_user_feature_table",
 ]
-
-
-def _call(fn: Callable[..., Any], name: str, *args: Any, **kwargs: Any) -> Any:
-    """Call the student's function; turn an exception into a readable failure."""
-    __tracebackhide__ = True
-    try:
-        result = fn(*args, **kwargs)
-    except NotImplementedError:
-        fail(f"{name} is not written yet (it raises NotImplementedError).")
-    except Exception as exc:
-        fail(f"calling {name} raised {type(exc).__name__}: {exc}")
-    if result is None:
-        fail(f"{name} returned None: did it forget to `return` its result?")
-    return result
 
 
 def _check_frame(
@@ -107,7 +93,7 @@ def check_user_feature_table(
     })
     case = "14 hand-made users (ages 7–73, given in reverse user_id order)"
     result = _check_frame(
-        _call(fn, "user_feature_table", hand.copy(), list(hand_occupations)),
+        call_student(fn, "user_feature_table", hand.copy(), list(hand_occupations)),
         "user_feature_table", np.arange(1, len(ages) + 1), "user_id", columns, case)
     by_id = hand.set_index("user_id").sort_index()
     for column in columns:
@@ -144,7 +130,7 @@ def check_user_feature_table(
     passed("user_feature_table gives the right integer codes on hand-made users")
     if users is None or occupations is None:
         return
-    real = _check_frame(_call(fn, "user_feature_table", users.copy(), list(occupations)),
+    real = _check_frame(call_student(fn, "user_feature_table", users.copy(), list(occupations)),
                         "user_feature_table", np.sort(users["user_id"].to_numpy()), "user_id",
                         columns, "the real users")
     limits = {"age_bucket": len(age_bins) - 1, "gender": 2, "occupation": len(occupations)}
@@ -193,7 +179,7 @@ def check_item_feature_table(
         hand[genre] = flags[:, j]
     case = "7 hand-made movies (one without a release date, given in shuffled order)"
     columns = [*hand_genres, "year_bucket"]
-    result = _check_frame(_call(fn, "item_feature_table", hand.copy(), list(hand_genres)),
+    result = _check_frame(call_student(fn, "item_feature_table", hand.copy(), list(hand_genres)),
                           "item_feature_table", np.arange(10, 80, 10), "item_id", columns, case)
     by_id = hand.set_index("item_id").sort_index()
     got_genres = result[hand_genres]
@@ -223,7 +209,7 @@ def check_item_feature_table(
     passed("item_feature_table gives float32 genre flags and the right year buckets")
     if items is None or genres is None:
         return
-    real = _check_frame(_call(fn, "item_feature_table", items.copy(), list(genres)),
+    real = _check_frame(call_student(fn, "item_feature_table", items.copy(), list(genres)),
                         "item_feature_table", np.sort(items["item_id"].to_numpy()), "item_id",
                         [*genres, "year_bucket"], "the real movies")
     values = real["year_bucket"].to_numpy()
@@ -258,7 +244,7 @@ def check_hybrid_model(
     user_features = dict(user_features or {"age_bucket": 3, "gender": 2, "occupation": 4})
     item_features = dict(item_features or {"year_bucket": 3})
     n_users, n_items = 6, 9
-    model = _call(build, "build_hybrid_model", n_users, n_items, dict(user_features),
+    model = call_student(build, "build_hybrid_model", n_users, n_items, dict(user_features),
                   dict(item_features), n_genres, global_mean=global_mean, k=8)
     if not isinstance(model, keras.Model):
         fail(f"build_hybrid_model returned a {type(model).__name__}, expected a keras.Model.",
