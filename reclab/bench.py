@@ -49,8 +49,10 @@ import numpy as np
 import pandas as pd
 
 from reclab import metrics as rm
+from reclab.encoding import IdEncoder
 from reclab.errors import ReclabError
-from reclab.splits import Candidates, IdEncoder, evaluation_candidates, leave_one_out
+from reclab.sampling import Candidates, evaluation_candidates
+from reclab.splits import leave_one_out
 
 __all__ = [
     "CANDIDATE_SEED",

@@ -1,4 +1,5 @@
-"""Unit tests for reclab.splits on small synthetic ratings tables (fast: no MovieLens needed)."""
+"""Unit tests for reclab.splits, reclab.encoding and reclab.sampling on small synthetic ratings
+tables (fast: no MovieLens needed)."""
 
 from __future__ import annotations
 
@@ -9,19 +10,16 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from reclab import splits
+from reclab import columns, encoding, sampling, splits
+from reclab.encoding import IdEncoder
+from reclab.sampling import Candidates, evaluation_candidates, sample_negatives, seen_matrix
 from reclab.splits import (
-    Candidates,
-    IdEncoder,
     binarize,
     chronological_split,
-    evaluation_candidates,
     filter_min_count,
     last_n_split,
     leave_one_out,
     random_split,
-    sample_negatives,
-    seen_matrix,
     stratified_split,
 )
 
@@ -59,9 +57,11 @@ def assert_partition(df: pd.DataFrame, train: pd.DataFrame, test: pd.DataFrame) 
         pd.testing.assert_frame_equal(part, df.loc[part.index])
 
 
-def test_docstring_examples_run() -> None:
-    result = doctest.testmod(splits)
-    assert result.attempted > 10
+@pytest.mark.parametrize("module", [splits, encoding, sampling, columns],
+                         ids=lambda m: m.__name__)
+def test_docstring_examples_run(module: object) -> None:
+    result = doctest.testmod(module)
+    assert result.attempted >= 3
     assert result.failed == 0
 
 

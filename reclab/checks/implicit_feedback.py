@@ -27,7 +27,7 @@ import scipy.sparse as sp
 
 from reclab import metrics as rm
 from reclab.checks import call_student, fail, passed
-from reclab.splits import seen_matrix
+from reclab.sampling import seen_matrix
 
 __all__ = [
     "QUALITY_BARS",
@@ -99,7 +99,7 @@ def check_training_set(make_training_set: Callable[..., Any]) -> None:
     output for the same seed and new negatives for a new seed.
 
     Example:
-        >>> from reclab.splits import sample_negatives
+        >>> from reclab.sampling import sample_negatives
         >>> def make_training_set(users, items, n_items, seen, n_neg=4, seed=0):
         ...     neg = sample_negatives(users, n_items, seen, n_neg=n_neg, seed=seed).ravel()
         ...     labels = np.r_[np.ones(len(users)), np.zeros(len(neg))].astype("float32")
