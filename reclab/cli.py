@@ -38,17 +38,17 @@ def _data_info(args: argparse.Namespace) -> int:
 
 
 def _labs_build(args: argparse.Namespace) -> int:
-    from reclab import course
+    from reclab.course import build
 
-    return course.build_labs_cli(
+    return build.build_labs_cli(
         solutions_dir=args.solutions, labs_dir=args.labs, check=args.check
     )
 
 
 def _grade(args: argparse.Namespace) -> int:
-    from reclab import course
+    from reclab.course import grading
 
-    return course.grade_cli(
+    return grading.grade_cli(
         submissions=args.submissions,
         out=args.out,
         solutions_dir=args.solutions,

@@ -21,8 +21,8 @@ import nbformat
 import pytest
 
 from reclab import cli
-from reclab.grading import STATUSES, Grade, GradingError, grade, hash_tree, summary
-from reclab.labs import generate_labs, reference_submission, solution_notebooks
+from reclab.course.build import generate_labs, reference_submission, solution_notebooks
+from reclab.course.grading import STATUSES, Grade, GradingError, grade, hash_tree, summary
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = ROOT / "solutions"

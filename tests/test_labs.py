@@ -16,8 +16,8 @@ import nbformat
 import pytest
 
 from reclab import cli
-from reclab.course import CODE_STUB
-from reclab.labs import (
+from reclab.course import registry
+from reclab.course.build import (
     BEGIN_HIDDEN,
     BEGIN_SOLUTION,
     END_HIDDEN,
@@ -30,6 +30,7 @@ from reclab.labs import (
     solution_notebooks,
     validate_solution,
 )
+from reclab.course.driver import CODE_STUB
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS, LABS = ROOT / "solutions", ROOT / "labs"
@@ -216,6 +217,34 @@ def test_reference_submission_fills_every_stub(toy_labs: Path) -> None:
     assert CODE_STUB not in text and not [m for m in MARKERS if m in text]
     assert "return float(sum(values)) / len(values)" in text
     assert "hidden:" not in text, "test cells stay without their hidden tests"
+
+
+# ------------------------------------------------------------------ the registry ---
+
+
+def test_every_registered_lab_has_its_solution_and_checks_module() -> None:
+    missing = [lab.file for lab in registry.LABS if not lab.solution(SOLUTIONS).is_file()]
+    assert not missing, (f"registered in reclab/course/registry.py but not in solutions/: "
+                         f"{missing} (add the notebook, or take the entry out of LABS)")
+    for lab in registry.LABS:
+        module = ROOT.joinpath(*lab.checks.split(".")).with_suffix(".py")
+        assert module.is_file(), f"{lab.stem}: no checks module {lab.checks} ({module})"
+        source = lab.solution(SOLUTIONS).read_text(encoding="utf-8")
+        assert f"from {lab.checks} import" in source, f"{lab.file} does not use {lab.checks}"
+        assert lab.budget_seconds > 0 and lab.protocol in registry.PROTOCOLS
+
+
+def test_every_solution_is_registered() -> None:
+    unregistered = sorted(p.stem for p in REAL if p.stem not in registry.stems())
+    assert not unregistered, f"add {unregistered} to LABS in reclab/course/registry.py"
+    assert registry.stems() == sorted(registry.stems()), "LABS is in course order"
+
+
+def test_contributing_md_table_is_the_registry() -> None:
+    text = (ROOT / "CONTRIBUTING.md").read_text(encoding="utf-8")
+    assert registry.contributing_table() in text, (
+        "the labs table of CONTRIBUTING.md differs from reclab/course/registry.py: paste "
+        "`reclab.course.registry.contributing_table()` over it")
 
 
 # ------------------------------------------------------------ the real solutions ---

@@ -1,7 +1,7 @@
 """Build the student labs (``labs/``) from the instructor notebooks (``solutions/``).
 
 ``solutions/NN_name.ipynb`` carries nbgrader markup (see CONTRIBUTING.md). nbgrader's own
-``generate_assignment`` (run by :mod:`reclab.course` in a scratch course) turns each into
+``generate_assignment`` (run by :mod:`reclab.course.driver` in a scratch course) turns each into
 ``labs/NN_name.ipynb``: solution regions become a one-line stub that raises
 ``NotImplementedError``, hidden tests are removed, outputs cleared, cells locked, checksums
 computed. reclab then keeps only portable metadata and writes stable JSON, so the build is
@@ -28,7 +28,7 @@ from typing import Any
 import nbformat
 from nbformat import NotebookNode
 
-from reclab.course import Course, create_course
+from reclab.course.driver import Course, create_course
 from reclab.errors import ReclabError
 
 __all__ = [
@@ -85,7 +85,7 @@ def solution_notebooks(solutions_dir: Path) -> list[Path]:
         >>> solution_notebooks(Path("no-such-folder"))
         Traceback (most recent call last):
         ...
-        reclab.labs.LabsError: no solutions folder at no-such-folder
+        reclab.course.build.LabsError: no solutions folder at no-such-folder
     """
     solutions_dir = Path(solutions_dir)
     if not solutions_dir.is_dir():

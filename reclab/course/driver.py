@@ -5,14 +5,14 @@ reclab never reimplements nbgrader. It lays out a throw-away *course directory*
 nbgrader's own converters in it: ``generate_assignment`` to make the labs, ``autograde``
 and ``generate_feedback`` to grade one submission. nbgrader changes the working directory,
 configures logging and shells out to ``alembic``, so every run happens in a separate worker
-process (``python -m reclab.course TASK.json``) with the venv's ``bin/`` first on ``PATH``;
+process (``python -m reclab.course.driver TASK.json``) with the venv's ``bin/`` first on ``PATH``;
 the caller's process keeps no state and a runaway run can be killed with its kernel.
 
 Every lab is its own nbgrader assignment holding one notebook of the same name, so
 ``solutions/01_regression_dot.ipynb`` is assignment ``01_regression_dot``.
 
-The two ``*_cli`` functions at the bottom are the entry points ``reclab.cli`` calls; the work
-is in :mod:`reclab.labs` (build and check ``labs/``) and :mod:`reclab.grading` (grade a class).
+:mod:`reclab.course.build` (build and check ``labs/``) and :mod:`reclab.course.grading` (grade
+a class) use it; it imports neither.
 
 Example:
     >>> config = nbgrader_config(timeout=60)
@@ -44,10 +44,8 @@ __all__ = [
     "Course",
     "CourseError",
     "WorkerResult",
-    "build_labs_cli",
     "copy_course",
     "create_course",
-    "grade_cli",
     "nbgrader_config",
     "run_worker",
     "worker_env",
@@ -226,7 +224,7 @@ def run_worker(
     env: Mapping[str, str] | None = None,
     limit: float | None = None,
 ) -> WorkerResult:
-    """Run one nbgrader task in a fresh ``python -m reclab.course`` process.
+    """Run one nbgrader task in a fresh ``python -m reclab.course.driver`` process.
 
     The task is written to ``cwd/task.json`` and the answer read from ``cwd/answer.json``.
     After ``limit`` seconds the worker and every process it started (its kernels) are
@@ -238,7 +236,7 @@ def run_worker(
     answer_file.unlink(missing_ok=True)
     start = time.monotonic()
     process = subprocess.Popen(
-        [sys.executable, "-m", "reclab.course", str(task_file), str(answer_file)],
+        [sys.executable, "-m", "reclab.course.driver", str(task_file), str(answer_file)],
         cwd=cwd,
         env=worker_env(env),
         stdout=subprocess.DEVNULL,
@@ -364,7 +362,7 @@ def _cell_report(path: Path) -> list[dict[str, Any]]:
 
 
 def _worker_main(argv: Sequence[str]) -> int:
-    """``python -m reclab.course TASK.json ANSWER.json``: run one task, write its answer."""
+    """``python -m reclab.course.driver TASK.json ANSWER.json``: run one task, write its answer."""
     task_file, answer_file = Path(argv[0]), Path(argv[1])
     task = json.loads(task_file.read_text(encoding="utf-8"))
     root = Path(task["root"])
@@ -376,28 +374,6 @@ def _worker_main(argv: Sequence[str]) -> int:
         raise ValueError(f"unknown task {task['task']!r}")
     answer_file.write_text(json.dumps(answer, indent=1, default=str), encoding="utf-8")
     return 0
-
-
-# ------------------------------------------------------------------ CLI entry points ---
-
-
-def build_labs_cli(*, solutions_dir: Path, labs_dir: Path, check: bool = False) -> int:
-    """``reclab labs build [--check]``: see :func:`reclab.labs.build_labs_cli`."""
-    from reclab import labs
-
-    return labs.build_labs_cli(solutions_dir=solutions_dir, labs_dir=labs_dir, check=check)
-
-
-def grade_cli(
-    *, submissions: Path, out: Path, solutions_dir: Path, jobs: int = 1, timeout: int = 300
-) -> int:
-    """``reclab grade SUBMISSIONS --out RESULTS``: see :func:`reclab.grading.grade_cli`."""
-    from reclab import grading
-
-    return grading.grade_cli(
-        submissions=submissions, out=out, solutions_dir=solutions_dir, jobs=jobs,
-        timeout=timeout,
-    )
 
 
 if __name__ == "__main__":

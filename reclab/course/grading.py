@@ -1,7 +1,7 @@
 """Grade a class: ``SUBMISSIONS/<student>/<lab>.ipynb`` → ``grades.csv`` and feedback.
 
 Each submission is graded by nbgrader's ``autograde`` and ``generate_feedback`` in a scratch
-course of its own (:mod:`reclab.course`): the file is *copied* in (the original is never
+course of its own (:mod:`reclab.course.driver`): the file is *copied* in (the original is never
 opened for writing), test cells are restored from ``solutions/`` whatever the student did
 (a deleted one is put back), hidden tests are inserted, every cell runs under a timeout in a
 fresh kernel, and the course — with its own SQLite gradebook — is deleted once its result is
@@ -44,9 +44,9 @@ from typing import Any
 
 import nbformat
 
-from reclab.course import STUB_MESSAGE, Course, copy_course, create_course, run_worker
+from reclab.course.build import solution_notebooks
+from reclab.course.driver import STUB_MESSAGE, Course, copy_course, create_course, run_worker
 from reclab.errors import ReclabError
-from reclab.labs import solution_notebooks
 
 __all__ = [
     "STATUSES",
