@@ -5,8 +5,9 @@ reclab never reimplements nbgrader. It lays out a throw-away *course directory*
 nbgrader's own converters in it: ``generate_assignment`` to make the labs, ``autograde``
 and ``generate_feedback`` to grade one submission. nbgrader changes the working directory,
 configures logging and shells out to ``alembic``, so every run happens in a separate worker
-process (``python -m reclab.course.driver TASK.json``) with the venv's ``bin/`` first on ``PATH``;
+process (``python -m reclab.course.driver --serve``) with the venv's ``bin/`` first on ``PATH``;
 the caller's process keeps no state and a runaway run can be killed with its kernel.
+A :class:`Worker` lives for many tasks (one at a time), so that cost is paid once per worker.
 
 Every lab is its own nbgrader assignment holding one notebook of the same name, so
 ``solutions/01_regression_dot.ipynb`` is assignment ``01_regression_dot``.
@@ -34,7 +35,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from reclab.errors import ReclabError
 
@@ -43,6 +44,7 @@ __all__ = [
     "COURSE_ID",
     "Course",
     "CourseError",
+    "Worker",
     "WorkerResult",
     "copy_course",
     "create_course",
@@ -146,12 +148,15 @@ class WorkerResult:
     killed_after: float | None = None
 
 
-def create_course(solutions: Sequence[Path], root: Path, *, timeout: int = 300) -> Course:
+def create_course(
+    solutions: Sequence[Path], root: Path, *, timeout: int = 300, worker: Worker | None = None
+) -> Course:
     """Lay out a course in ``root`` from solution notebooks and run ``generate_assignment``.
 
     ``root`` must not exist yet or be empty. Afterwards ``course.release(lab)`` is the
     student version of each lab and ``gradebook.db`` knows every cell, with the hidden
-    tests, so the same folder serves as the template of every grading course.
+    tests, so the same folder serves as the template of every grading course. ``worker``
+    (default: a new one, stopped afterwards) runs nbgrader.
 
     Example:
         >>> course = create_course([Path("solutions/00_movielens_tour.ipynb")],
@@ -168,7 +173,9 @@ def create_course(solutions: Sequence[Path], root: Path, *, timeout: int = 300) 
         course.source(lab).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(notebook, course.source(lab))
     write_config(root, timeout=timeout)
-    result = run_worker({"task": "generate", "root": str(root), "labs": course.labs()}, cwd=root)
+    task = {"task": "generate", "root": str(root), "labs": course.labs()}
+    result = (worker.run(task, cwd=root) if worker is not None
+              else run_worker(task, cwd=root))
     answer = result.answer or {}
     for lab in course.labs():
         outcome = answer.get(lab, {"success": False, "error": result.stderr})
@@ -217,6 +224,110 @@ def worker_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+class Worker:
+    """A long-lived worker process that runs nbgrader tasks one at a time.
+
+    ``python -m reclab.course.driver --serve`` imports nbgrader once and then takes tasks
+    (one JSON line each on its stdin) for as long as it lives, so a class does not pay for a
+    new Python process, nbgrader's import and nbconvert's templates per submission. The
+    worker only drives nbgrader: student code runs in the fresh kernel nbgrader starts for
+    each notebook, and every task has its own scratch course, gradebook and environment.
+    A task past its ``limit`` kills the worker with its kernels; the next task starts a new
+    worker. ``start()`` spawns it ahead of time (its imports overlap other work).
+
+    Example:
+        >>> with Worker() as worker:                                       # doctest: +SKIP
+        ...     result = worker.run({"task": "generate", "root": "/tmp/c", "labs": ["00_x"]},
+        ...                         cwd=Path("/tmp/c"))
+    """
+
+    def __init__(self) -> None:
+        self._process: subprocess.Popen[str] | None = None
+        self._tasks = 0
+
+    def __enter__(self) -> Worker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def start(self) -> None:
+        """Spawn the worker process unless it is running."""
+        if self._process is not None and self._process.poll() is None:
+            return
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "reclab.course.driver", "--serve"],
+            env=worker_env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL, text=True, start_new_session=True,
+        )
+
+    def run(
+        self,
+        task: Mapping[str, Any],
+        *,
+        cwd: Path,
+        env: Mapping[str, str] | None = None,
+        limit: float | None = None,
+    ) -> WorkerResult:
+        """Run one task: its answer is ``cwd/answer.json``, its stderr ``cwd/worker.log``.
+
+        ``env`` is added to the environment of the task (and so of the kernels it starts).
+        """
+        cwd = Path(cwd)
+        answer_file, log_file = cwd / "answer.json", cwd / "worker.log"
+        answer_file.unlink(missing_ok=True)
+        self.start()
+        process = self._process
+        assert process is not None and process.stdin is not None and process.stdout is not None
+        self._tasks += 1
+        request = {**task, "cwd": str(cwd), "env": dict(env or {}), "answer": str(answer_file),
+                   "log": str(log_file), "id": self._tasks}
+        start = time.monotonic()
+        try:
+            process.stdin.write(json.dumps(request) + "\n")
+            process.stdin.flush()
+            done = _read_line(process, None if limit is None else start + limit)
+        except OSError:  # the worker died before it read the task
+            done = ""
+        killed_after = None
+        if done is None:
+            killed_after = time.monotonic() - start
+            self.close()
+        elif not done:  # EOF: the worker died
+            self.close()
+        stderr = (log_file.read_text(encoding="utf-8", errors="replace")
+                  if log_file.is_file() else "")
+        if killed_after is not None:
+            return WorkerResult(None, stderr, killed_after=killed_after)
+        if not answer_file.is_file():
+            return WorkerResult(None, stderr or "the grading worker exited without an answer")
+        return WorkerResult(json.loads(answer_file.read_text(encoding="utf-8")), stderr)
+
+    def close(self) -> None:
+        """Stop the worker process and every process it started."""
+        process, self._process = self._process, None
+        if process is None:
+            return
+        if process.poll() is None:
+            _kill_tree(process)
+        process.communicate()
+
+
+def _read_line(process: subprocess.Popen[str], deadline: float | None) -> str | None:
+    """The worker's next line ("" at EOF), or None when ``deadline`` passes first."""
+    import selectors
+
+    assert process.stdout is not None
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stdout, selectors.EVENT_READ)
+        while True:
+            wait = None if deadline is None else deadline - time.monotonic()
+            if wait is not None and wait <= 0:
+                return None
+            if selector.select(wait):
+                return process.stdout.readline()
+
+
 def run_worker(
     task: Mapping[str, Any],
     *,
@@ -224,35 +335,9 @@ def run_worker(
     env: Mapping[str, str] | None = None,
     limit: float | None = None,
 ) -> WorkerResult:
-    """Run one nbgrader task in a fresh ``python -m reclab.course.driver`` process.
-
-    The task is written to ``cwd/task.json`` and the answer read from ``cwd/answer.json``.
-    After ``limit`` seconds the worker and every process it started (its kernels) are
-    killed and the result says so.
-    """
-    cwd = Path(cwd)
-    task_file, answer_file = cwd / "task.json", cwd / "answer.json"
-    task_file.write_text(json.dumps(dict(task), indent=1), encoding="utf-8")
-    answer_file.unlink(missing_ok=True)
-    start = time.monotonic()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "reclab.course.driver", str(task_file), str(answer_file)],
-        cwd=cwd,
-        env=worker_env(env),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        _, stderr = process.communicate(timeout=limit)
-    except subprocess.TimeoutExpired:
-        _kill_tree(process)
-        _, stderr = process.communicate()
-        return WorkerResult(None, stderr or "", killed_after=time.monotonic() - start)
-    if not answer_file.is_file():
-        return WorkerResult(None, stderr or f"worker exited with code {process.returncode}")
-    return WorkerResult(json.loads(answer_file.read_text(encoding="utf-8")), stderr or "")
+    """Run one nbgrader task in a fresh :class:`Worker` and stop it afterwards."""
+    with Worker() as worker:
+        return worker.run(task, cwd=cwd, env=env, limit=limit)
 
 
 def _kill_tree(process: subprocess.Popen[str]) -> None:
@@ -308,13 +393,20 @@ def _autograde(root: Path, lab: str, student: str) -> dict[str, Any]:
     """Autograde one submission, write its feedback, and report what the gradebook holds."""
     from nbgrader.api import Gradebook, MissingEntry
 
+    clock = [time.monotonic()]
+
+    def lap() -> float:
+        clock.append(time.monotonic())
+        return round(clock[-1] - clock[-2], 3)
+
     api = _api(root)
     course = Course(root)
-    start = time.monotonic()
+    timing = {"setup": lap()}
     answer: dict[str, Any] = {"autograde": api.autograde(lab, student, force=True, create=True)}
-    answer["autograde_seconds"] = round(time.monotonic() - start, 2)
+    timing["autograde"] = answer["autograde_seconds"] = lap()
     if course.autograded(student, lab).is_file():
         answer["feedback"] = api.generate_feedback(lab, student, force=True)
+    timing["feedback"] = lap()
     with Gradebook(f"sqlite:///{course.gradebook}", COURSE_ID) as gradebook:
         try:
             notebook = gradebook.find_submission_notebook(lab, lab, student)
@@ -330,6 +422,8 @@ def _autograde(root: Path, lab: str, student: str) -> dict[str, Any]:
                 {"name": c.name, "auto_comment": c.auto_comment} for c in notebook.comments
             ]
     answer["cells"] = _cell_report(course.autograded(student, lab))
+    timing["report"] = lap()
+    answer["timing"] = timing  # seconds per step, for `make bench-grading`
     return answer
 
 
@@ -361,19 +455,62 @@ def _cell_report(path: Path) -> list[dict[str, Any]]:
     return cells
 
 
-def _worker_main(argv: Sequence[str]) -> int:
-    """``python -m reclab.course.driver TASK.json ANSWER.json``: run one task, write its answer."""
-    task_file, answer_file = Path(argv[0]), Path(argv[1])
-    task = json.loads(task_file.read_text(encoding="utf-8"))
+def _run_task(task: Mapping[str, Any]) -> dict[str, Any]:
     root = Path(task["root"])
     if task["task"] == "generate":
-        answer = _generate(root, task["labs"])
-    elif task["task"] == "autograde":
-        answer = _autograde(root, task["lab"], task["student"])
-    else:
-        raise ValueError(f"unknown task {task['task']!r}")
-    answer_file.write_text(json.dumps(answer, indent=1, default=str), encoding="utf-8")
+        return _generate(root, task["labs"])
+    if task["task"] == "autograde":
+        return _autograde(root, task["lab"], task["student"])
+    raise ValueError(f"unknown task {task['task']!r}")
+
+
+def _serve(requests: TextIO, replies: TextIO) -> int:
+    """The worker's loop: one JSON task per line in, its answer file written, one line out.
+
+    Each task gets its own working directory, environment variables and stderr log (file
+    descriptor 2, which the kernels nbgrader starts inherit); all three are put back after
+    it. A task that raises ends the worker (the caller reports the log and starts a new one).
+    """
+    base_env, base_cwd = dict(os.environ), os.getcwd()
+    for line in requests:
+        task = json.loads(line)
+        saved_err = os.dup(2)
+        log = os.open(task["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        os.dup2(log, 2)
+        os.close(log)
+        os.environ.update(task["env"])
+        os.chdir(task["cwd"])
+        try:
+            answer = _run_task(task)
+            Path(task["answer"]).write_text(json.dumps(answer, indent=1, default=str),
+                                            encoding="utf-8")
+        except BaseException:
+            import traceback
+
+            traceback.print_exc()
+            return 1
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved_err, 2)
+            os.close(saved_err)
+            os.environ.clear()
+            os.environ.update(base_env)
+            os.chdir(base_cwd)
+        replies.write(json.dumps({"done": task["id"]}) + "\n")
+        replies.flush()
     return 0
+
+
+def _worker_main(argv: Sequence[str]) -> int:
+    """``python -m reclab.course.driver --serve``: import nbgrader, then serve tasks."""
+    if list(argv) != ["--serve"]:
+        raise SystemExit("usage: python -m reclab.course.driver --serve")
+    replies = os.fdopen(os.dup(1), "w", encoding="utf-8")  # the protocol's own channel
+    os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # whatever else prints goes nowhere
+    sys.stdout = sys.stderr
+    import nbgrader.apps  # noqa: F401  (paid once per worker, not once per submission)
+
+    return _serve(sys.stdin, replies)
 
 
 if __name__ == "__main__":

@@ -26,11 +26,13 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import hashlib
 import html
 import json
+import queue
 import shutil
 import sys
 import tempfile
@@ -45,7 +47,7 @@ from typing import Any
 import nbformat
 
 from reclab.course.build import solution_notebooks
-from reclab.course.driver import STUB_MESSAGE, Course, copy_course, create_course, run_worker
+from reclab.course.driver import STUB_MESSAGE, Course, Worker, copy_course, create_course
 from reclab.errors import ReclabError
 
 __all__ = [
@@ -205,7 +207,7 @@ def _tamper_notes(notebook: nbformat.NotebookNode, lab: _Lab) -> list[str]:
 
 def _grade_one(
     template: Course, lab: _Lab, student: str, path: Path, workdir: Path, *,
-    timeout: int, env: Mapping[str, str], feedback: Path,
+    timeout: int, env: Mapping[str, str], feedback: Path, worker: Worker,
 ) -> Grade:
     """Grade one submission in a scratch course of its own; write its feedback HTML."""
     data, early, notes = _read_submission(path, lab)
@@ -221,7 +223,7 @@ def _grade_one(
     kernel_env = {"RECLAB_RESULTS": str(workdir / "results"), **env}
     limit = timeout * (lab.n_code_cells + 2) + 120
     start = time.monotonic()
-    result = run_worker(
+    result = worker.run(
         {"task": "autograde", "root": str(course.root), "lab": lab.name, "student": student},
         cwd=workdir, env=kernel_env, limit=limit,
     )
@@ -433,9 +435,19 @@ def grade(
     chosen = _choose_labs(submissions, students, known, labs)
     before = hash_tree(submissions)
 
-    with tempfile.TemporaryDirectory(prefix="reclab-grade-") as tmp:
+    workers = [Worker() for _ in range(jobs)]
+    idle: queue.SimpleQueue[Worker] = queue.SimpleQueue()
+    with contextlib.ExitStack() as stack:
+        tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="reclab-grade-"))
+        for worker in workers:
+            stack.callback(worker.close)
+        for worker in workers[1:]:
+            worker.start()  # their imports overlap the template's generate_assignment
         base = Path(scratch).resolve() if scratch is not None else Path(tmp)
-        template = create_course([known[lab] for lab in chosen], base / "template")
+        template = create_course([known[lab] for lab in chosen], base / "template",
+                                 worker=workers[0])
+        for worker in workers:
+            idle.put(worker)
         lab_info = {lab: _Lab.from_release(template.release(lab)) for lab in chosen}
         tasks = [(student, lab) for student in students for lab in chosen]
 
@@ -443,13 +455,15 @@ def grade(
             student, lab = tasks[index]
             workdir = base / "submissions" / f"{index:04d}"
             workdir.mkdir(parents=True)
+            worker = idle.get()
             try:
                 return _grade_one(
                     template, lab_info[lab], student, submissions / student / f"{lab}.ipynb",
                     workdir, timeout=timeout, env=dict(env or {}),
-                    feedback=out / "feedback" / student / f"{lab}.html",
+                    feedback=out / "feedback" / student / f"{lab}.html", worker=worker,
                 )
             finally:
+                idle.put(worker)
                 if scratch is None:
                     shutil.rmtree(workdir, ignore_errors=True)
 
