@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,6 +17,8 @@ from reclab.checks.embeddings import (
     check_neighbours_hold,
     check_recommend,
 )
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 # --------------------------------------------------------------------------- cosine similarity
 
@@ -53,8 +57,20 @@ def cosine_in_place(E):
     return E @ E.T
 
 
+def cosine_no_keepdims(E):
+    unit = E / np.maximum(np.linalg.norm(E, axis=1), 1e-12)
+    return unit @ unit.T
+
+
 def cosine_stub(E):
     raise NotImplementedError
+
+
+def assert_short_lines(excinfo) -> None:
+    """As JupyterLab shows the failure, every line fits in 100 characters."""
+    shown = [ANSI.sub("", line) for line in excinfo.value._render_traceback_()]
+    long = [line for line in shown if len(line) > 100]
+    assert not long, long
 
 
 @pytest.mark.parametrize("fn", [cosine_right, cosine_float32, cosine_similarity])
@@ -72,13 +88,15 @@ def test_cosine_right_answers_pass(fn, capsys):
         (cosine_by_column, "diagonal"),
         (cosine_gram_of_columns, "shape"),
         (cosine_in_place, "modified its input"),
+        (cosine_no_keepdims, r"keepdims=True"),
         (cosine_stub, "not written yet"),
         (lambda E: None, "return"),
     ],
 )
 def test_cosine_wrong_answers_explained(fn, words):
-    with pytest.raises(CheckFailed, match=words):
+    with pytest.raises(CheckFailed, match=words) as excinfo:
         check_cosine_similarity_matrix(fn)
+    assert_short_lines(excinfo)
 
 
 # --------------------------------------------------------------------------- most similar
@@ -114,6 +132,30 @@ def most_similar_ascending(item_id, sims, ids, k=10):
     return ids[order], scores[order]
 
 
+def most_similar_ascending_self_first(item_id, sims, ids, k=10):
+    row = int(np.flatnonzero(ids == item_id)[0])
+    scores = sims[row].astype(float)
+    scores[row] = -np.inf
+    order = np.argsort(scores)[:k]
+    return ids[order], scores[order]
+
+
+def most_similar_ascending_tail(item_id, sims, ids, k=10):
+    row = int(np.flatnonzero(ids == item_id)[0])
+    scores = sims[row].astype(float)
+    scores[row] = -np.inf
+    order = np.argsort(scores)[-k:]          # the k best, but the best last
+    return ids[order], scores[order]
+
+
+def most_similar_in_place(item_id, sims, ids, k=10):
+    row = int(np.flatnonzero(ids == item_id)[0])
+    scores = sims[row]                       # a view: the next line writes into sims
+    scores[row] = -np.inf
+    order = np.argsort(-scores)[:k]
+    return ids[order], scores[order]
+
+
 def most_similar_row_is_id(item_id, sims, ids, k=10):
     scores = sims[item_id].astype(float)
     order = np.argsort(-scores)[1 : k + 1]
@@ -142,14 +184,19 @@ def test_most_similar_right_answer_passes(capsys):
         (most_similar_keeps_itself, "itself"),
         (most_similar_positions, "positions, not item ids"),
         (most_similar_ascending, "LEAST similar"),
-        (most_similar_row_is_id, "IndexError"),
+        (most_similar_ascending_self_first, "LEAST similar"),
+        (most_similar_ascending_tail, "right items, in the wrong order"),
+        (most_similar_in_place, "modified the matrix sims"),
+        (most_similar_row_is_id, "item id was used as a row number"),
         (most_similar_drops_ones, "by its row position"),
         (most_similar_ids_only, "pair"),
     ],
 )
 def test_most_similar_wrong_answers_explained(fn, words):
-    with pytest.raises(CheckFailed, match=words):
+    with pytest.raises(CheckFailed, match=words) as excinfo:
         check_most_similar(fn)
+    assert_short_lines(excinfo)
+    assert "flatnonzero" not in str(excinfo.value) or fn is most_similar_row_is_id
 
 
 def test_neighbours_hold():
@@ -181,6 +228,14 @@ def recommend_worst(scores, seen_items, k=10):
     return scores.drop(seen_items).nsmallest(k).index.to_numpy()
 
 
+def recommend_series_argsort(scores, seen_items, k=10):
+    return scores.drop(seen_items).argsort()[::-1][:k].to_numpy()     # positions, not ids
+
+
+def recommend_numpy_argsort(scores, seen_items, k=10):
+    return np.argsort(-scores.drop(seen_items).to_numpy())[:k]
+
+
 def test_recommend_right_answer_passes(capsys):
     rng = np.random.default_rng(0)
     scores = pd.Series(rng.uniform(1, 5, 100), index=np.arange(1, 101))
@@ -195,11 +250,14 @@ def test_recommend_right_answer_passes(capsys):
         (recommend_series, "Series"),
         (recommend_values, "integer item ids"),
         (recommend_worst, "WORST"),
+        (recommend_series_argsort, "positions in the Series, not item ids"),
+        (recommend_numpy_argsort, "positions in the Series, not item ids"),
     ],
 )
 def test_recommend_wrong_answers_explained(fn, words):
-    with pytest.raises(CheckFailed, match=words):
+    with pytest.raises(CheckFailed, match=words) as excinfo:
         check_recommend(fn)
+    assert_short_lines(excinfo)
 
 
 def test_mf_quality_bar():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -18,6 +20,14 @@ AGE_BINS = [0, 17, 24, 34, 44, 49, 55, 120]
 YEAR_BINS = [1900, 1959, 1969, 1979, 1989, 1994, 1996, 1998]
 OCCUPATIONS = ["administrator", "artist", "doctor", "none", "writer"]
 GENRES = ["Action", "Comedy", "Drama", "Romance"]
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def assert_short_lines(excinfo) -> None:
+    """As JupyterLab shows the failure, every line fits in 100 characters."""
+    shown = [ANSI.sub("", line) for line in excinfo.value._render_traceback_()]
+    long = [line for line in shown if len(line) > 100]
+    assert not long, long
 
 
 def real_like_users() -> pd.DataFrame:
@@ -83,6 +93,22 @@ def users_gender_inverted(users, occupations):
     return table
 
 
+def users_intervals(users, occupations):
+    table = users_right(users, occupations).astype(object)
+    by_id = users.set_index("user_id").sort_index()
+    table["age_bucket"] = pd.cut(by_id["age"], bins=AGE_BINS)          # no labels=False
+    return table.astype({"gender": int, "occupation": int})
+
+
+def users_intervals_astype(users, occupations):
+    table = pd.DataFrame({
+        "age_bucket": pd.cut(users["age"], bins=AGE_BINS),             # no labels=False
+        "gender": (users["gender"] == "M").astype(int),
+        "occupation": pd.Categorical(users["occupation"], categories=occupations).codes,
+    })
+    return table.set_axis(users["user_id"]).sort_index().astype(int)   # fails on intervals
+
+
 def users_no_index(users, occupations):
     return users_right(users, occupations).reset_index(drop=True)
 
@@ -101,12 +127,16 @@ def test_user_features_right_answer_passes(capsys):
         (users_factorized, "position in `occupations`"),
         (users_gender_inverted, "inverted"),
         (users_no_index, "index"),
+        (users_intervals, "labels=False"),
+        (users_intervals_astype, "labels=False"),
         (lambda users, occupations: users, "lacks column"),
     ],
 )
 def test_user_features_wrong_answers_explained(fn, words):
-    with pytest.raises(CheckFailed, match=words):
+    with pytest.raises(CheckFailed, match=words) as excinfo:
         check_user_feature_table(fn, age_bins=AGE_BINS)
+    assert_short_lines(excinfo)
+    assert ".astype(int)" not in str(excinfo.value) or fn is users_float_age
 
 
 def test_user_features_real_codes_out_of_range():
@@ -156,6 +186,12 @@ def items_misaligned(items, genres):
     return table
 
 
+def items_intervals(items, genres):
+    bucket = pd.cut(items["release_date"].dt.year, bins=YEAR_BINS)
+    table = items[genres].astype("float32").assign(year_bucket=bucket)
+    return table.set_axis(items["item_id"]).sort_index()
+
+
 def items_astype_crash(items, genres):
     year = items["release_date"].dt.year
     bucket = pd.cut(year, bins=YEAR_BINS, labels=False).astype(int)
@@ -172,84 +208,133 @@ def test_item_features_right_answer_passes(capsys):
     [
         (items_int_genres, "float32"),
         (items_nan_bucket, "year_bucket has dtype"),
-        (items_unknown_is_zero, "no release date"),
+        (items_unknown_is_zero, "the movie without a release date gets"),
+        (items_intervals, "labels=False"),
         (items_misaligned, "do not match"),
         (items_astype_crash, "raised"),
     ],
 )
 def test_item_features_wrong_answers_explained(fn, words):
-    with pytest.raises(CheckFailed, match=words):
+    with pytest.raises(CheckFailed, match=words) as excinfo:
         check_item_feature_table(fn, year_bins=YEAR_BINS)
+    assert_short_lines(excinfo)
 
 
 # --------------------------------------------------------------------------- hybrid model
 
 
-def _builder(skip: str | None = None, activation: str = "sigmoid", named: bool = True):
+def hybrid_builder(*, concat=False, genres_int=False, feature_bias=True, genre_dense_bias=False,
+                   feature_dropout=True, dropout_on_sums=False, named=True, skip=None,
+                   linear=False, model_name="hybrid_mf", bias_init="zeros", fixed_rate=None):
+    """The design of section 4, with one mistake switched on at a time."""
     import keras
 
-    def build(n_users, n_items, user_features, item_features, n_genres, global_mean, k=128):
-        user = keras.Input(shape=(), dtype="int32", name="user_idx")
-        item = keras.Input(shape=(), dtype="int32", name="item_idx")
-        cats = {n: keras.Input(shape=(), dtype="int32", name=n)
-                for n in [*user_features, *item_features]}
-        genres = keras.Input(shape=(n_genres,), dtype="float32", name="genres")
-        sizes = {**user_features, **item_features}
-        def name(text):
-            return text if named else None
+    def build(n_users, n_items, dim, global_mean, user_features, item_features, n_genres,
+              rating_range=(1.0, 5.0), dropout=0.0, name=model_name):
+        rate = dropout if fixed_rate is None else fixed_rate
+        user = keras.Input(shape=(), dtype="int32", name="user")
+        item = keras.Input(shape=(), dtype="int32", name="item")
+        codes = {f: keras.Input(shape=(), dtype="int32", name=f)
+                 for f in [*user_features, *item_features]}
+        genres = (keras.Input(shape=(), dtype="int32", name="genres") if genres_int
+                  else keras.Input(shape=(n_genres,), dtype="float32", name="genres"))
+        sizes = {"user": n_users, "item": n_items, **user_features, **item_features}
+        inputs = {"user": user, "item": item, **codes}
 
-        p = [keras.layers.Embedding(n_users, k, name=name("user_factors"))(user)]
-        p += [keras.layers.Embedding(sizes[n], k)(cats[n]) for n in user_features if n != skip]
-        q = [keras.layers.Embedding(n_items, k, name=name("item_factors"))(item)]
-        q += [keras.layers.Embedding(sizes[n], k)(cats[n]) for n in item_features if n != skip]
-        if skip != "genres":
-            q.append(keras.layers.Dense(k, use_bias=False)(genres))
-        p_u = keras.layers.Add()(p) if len(p) > 1 else p[0]
-        q_i = keras.layers.Add()(q) if len(q) > 1 else q[0]
-        b_u = keras.layers.Embedding(n_users, 1, name=name("user_bias"))(user)
-        b_i = keras.layers.Embedding(n_items, 1, name=name("item_bias"))(item)
-        x = keras.layers.Add()([keras.layers.Dot(axes=1)([p_u, q_i]), b_u, b_i])
-        x = keras.layers.Dense(1, activation=activation)(x)
-        if activation == "sigmoid":
-            x = keras.layers.Rescaling(4.0, offset=1.0)(x)
-        return keras.Model([user, item, *cats.values(), genres], x)
+        def vector(key):
+            layer = f"{key}_factors" if key in ("user", "item") else f"{key}_embedding"
+            e = keras.layers.Embedding(sizes[key], dim, name=layer if named else None)(
+                inputs[key])
+            keep = feature_dropout or key in ("user", "item")
+            return keras.layers.Dropout(rate)(e) if keep and not dropout_on_sums else e
+
+        def bias(key):
+            return keras.layers.Embedding(sizes[key], 1, embeddings_initializer=bias_init,
+                                          name=f"{key}_bias")(inputs[key])
+
+        genre_vector = keras.layers.Dense(dim, use_bias=genre_dense_bias,
+                                          name="genre_embedding")(genres)
+        if feature_dropout and not dropout_on_sums:
+            genre_vector = keras.layers.Dropout(rate)(genre_vector)
+        join = keras.layers.Concatenate if concat else keras.layers.Add
+        p_u = join()([vector(k) for k in ["user", *user_features] if k != skip])
+        q_i = join()([vector(k) for k in ["item", *item_features] if k != skip] + [genre_vector])
+        if dropout_on_sums:
+            p_u, q_i = keras.layers.Dropout(rate)(p_u), keras.layers.Dropout(rate)(q_i)
+        keys = [k for k in sizes if k != skip] if feature_bias else ["user", "item"]
+        parts = [bias(k) for k in keys]
+        if feature_bias:
+            parts.append(keras.layers.Dense(1, use_bias=False, kernel_initializer="zeros",
+                                            name="genre_bias")(genres))
+        biases = keras.layers.Add()(parts)
+        logit = keras.ops.sum(p_u * q_i, axis=-1) + keras.ops.squeeze(biases, axis=-1)
+        share = (global_mean - 1) / 4
+        logit = logit + float(np.log(share / (1 - share)))
+        rating = logit if linear else 1 + 4 * keras.ops.sigmoid(logit)
+        return keras.Model([user, item, *codes.values(), genres], rating, name=name)
 
     return build
 
 
-def test_hybrid_right_model_passes(capsys):
-    check_hybrid_model(_builder())
-    assert "✓" in capsys.readouterr().out
+def test_hybrid_right_models_pass(capsys):
+    from reclab.models import build_hybrid_model
+
+    check_hybrid_model(hybrid_builder())
+    check_hybrid_model(build_hybrid_model, {"age_bucket": 7, "gender": 2}, {"year_bucket": 8},
+                       n_genres=19, global_mean=3.53)
+    assert capsys.readouterr().out.count("✓") == 2
 
 
 @pytest.mark.parametrize(
     ("build", "words"),
     [
-        (_builder(skip="occupation"), "ignores it"),
-        (_builder(skip="genres"), "'genres'"),
-        (_builder(activation="linear"), r"lie in \[1, 5\]"),
+        (hybrid_builder(concat=True), "Concatenate"),
+        (hybrid_builder(genres_int=True), "multi-hot vector"),
+        (hybrid_builder(feature_bias=False), "no layer named 'age_bucket_bias'"),
+        (hybrid_builder(genre_dense_bias=True), "'genre_embedding' has a bias"),
+        (hybrid_builder(feature_dropout=False), r"no Dropout\(0.5\) right after"),
+        (hybrid_builder(dropout_on_sums=True), r"no Dropout\(0.5\) right after"),
+        (hybrid_builder(fixed_rate=0.6), "called with dropout=0.5"),
+        (hybrid_builder(bias_init="uniform"), "does not start at zero"),
+        (hybrid_builder(named=False), "no layer named 'user_factors'"),
+        (hybrid_builder(skip="occupation"), "no layer named 'occupation_embedding'"),
+        (hybrid_builder(linear=True), r"lie in \[1, 5\]"),
+        (hybrid_builder(model_name=None), "logs would read"),
     ],
 )
 def test_hybrid_wrong_models_explained(build, words):
-    with pytest.raises(CheckFailed, match=words):
+    with pytest.raises(CheckFailed, match=words) as excinfo:
         check_hybrid_model(build)
+    assert_short_lines(excinfo)
+    assert "Arguments received" not in str(excinfo.value)      # no echo of the Keras call
+
+
+def test_hybrid_wrong_formula_and_ignored_input():
+    import keras
+
+    def formula_off(*args, **kwargs):
+        model = hybrid_builder()(*args, **kwargs)
+        doubled = 1 + 4 * keras.ops.sigmoid(2 * keras.ops.log((model.output - 1) /
+                                                              (5 - model.output)))
+        return keras.Model(model.inputs, doubled, name="hybrid_mf")
+
+    with pytest.raises(CheckFailed, match="the design gives"):
+        check_hybrid_model(formula_off)
 
 
 def test_hybrid_missing_input_and_stub():
     import keras
 
-    def no_gender(n_users, n_items, user_features, item_features, n_genres, global_mean, k=128):
-        user = keras.Input(shape=(), dtype="int32", name="user_idx")
-        item = keras.Input(shape=(), dtype="int32", name="item_idx")
-        dot = keras.layers.Dot(axes=1)([keras.layers.Embedding(n_users, k)(user),
-                                        keras.layers.Embedding(n_items, k)(item)])
+    def no_gender(n_users, n_items, dim, global_mean, user_features, item_features, n_genres,
+                  **kwargs):
+        user = keras.Input(shape=(), dtype="int32", name="user")
+        item = keras.Input(shape=(), dtype="int32", name="item")
+        dot = keras.layers.Dot(axes=1)([keras.layers.Embedding(n_users, dim)(user),
+                                        keras.layers.Embedding(n_items, dim)(item)])
         return keras.Model([user, item], keras.layers.Dense(1, activation="sigmoid")(dot))
 
     with pytest.raises(CheckFailed, match="missing"):
         check_hybrid_model(no_gender)
-
-    with pytest.raises(CheckFailed, match="no layer named"):
-        check_hybrid_model(_builder(named=False))
 
     def stub(*args, **kwargs):
         raise NotImplementedError

@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -48,9 +49,24 @@ def _check_similarity_case(
 ) -> None:
     __tracebackhide__ = True
     given = E.copy()
-    with np.errstate(divide="ignore", invalid="ignore"):  # a NaN is explained below
-        S = np.asarray(call_student(fn, "cosine_similarity_matrix", given), dtype=float)
     n = len(E)
+
+    def explain(exc: BaseException) -> str | None:
+        if isinstance(exc, ValueError) and "broadcast" in str(exc):
+            return (
+                f"on {what}, cosine_similarity_matrix raised ValueError: "
+                f"{str(exc).splitlines()[0]}\n"
+                f"Dividing E {E.shape} by a vector of {n} norms fails: NumPy lines up the "
+                "LAST axes, so it tries to divide each row by the norms.\n"
+                "Hint: keep the norms as a column, shape (n, 1): "
+                "np.linalg.norm(E, axis=1, keepdims=True)."
+            )
+        return None
+
+    with np.errstate(divide="ignore", invalid="ignore"):  # a NaN is explained below
+        S = np.asarray(
+            call_student(fn, "cosine_similarity_matrix", given, explain=explain), dtype=float
+        )
     if S.shape != (n, n):
         fail(
             f"on {what} ({n} vectors of size {E.shape[1]}) the result has shape {S.shape}, "
@@ -153,49 +169,86 @@ def check_most_similar(fn: Callable[..., Any]) -> None:
             [0.3, 0.1, 0.9, -0.2, 1.0],
         ]
     )
-    got_ids, got_scores = _as_pair(
-        call_student(fn, "most_similar", 30, sims.copy(), ids.copy(), k=3), "most_similar"
-    )
     case = "most_similar(30, sims, ids=[10, 20, 30, 40, 50], k=3)"
+
+    def explain(exc: BaseException) -> str | None:
+        if isinstance(exc, IndexError) and re.search(r"\bindex (30|8)\b", str(exc)):
+            return (
+                f"{case} raised IndexError ({str(exc).splitlines()[0]}): the item id was used "
+                "as a row number.\n"
+                "Row j of sims belongs to the item ids[j], and item ids are not row numbers.\n"
+                "Hint: find the row first: row = np.flatnonzero(ids == item_id)[0]."
+            )
+        return None
+
+    given = sims.copy()
+    result = call_student(fn, "most_similar", 30, given, ids.copy(), k=3, explain=explain)
+    got_ids, got_scores = _as_pair(result, "most_similar")
+    if not np.array_equal(given, sims):
+        fail(
+            f"{case} modified the matrix sims it was given (e.g. sims[row, row] = -inf), so "
+            "the next call, and the map of section 6, would read a changed matrix.",
+            "work on a copy of the row: scores = sims[row].astype(float) (or .copy()).",
+        )
     if got_ids.shape != (3,) or got_scores.shape != (3,):
         fail(
             f"{case} returned arrays of shapes {got_ids.shape} and {got_scores.shape}, "
             "expected two arrays of length k = 3.",
             "keep the first k entries of the sorted order: order[:k].",
         )
-    if 30 in got_ids.tolist():
+    got = got_ids.tolist()
+    if set(got) <= set(range(len(ids))) and not set(got) <= set(ids.tolist()):
         fail(
-            f"{case} returned {got_ids.tolist()}: item 30 itself is in its own list.",
+            f"{case} returned {got}: row positions, not item ids.",
+            "map the positions back to ids with ids[order].",
+        )
+    row = sims[2]
+    ascending = ids[np.argsort(row, kind="stable")].tolist()       # [20, 40, 10, 50, 30]
+    if got in (ascending[:3], [30, *ascending[:2]]):
+        fail(
+            f"{case} returned {got}: the LEAST similar items first (np.argsort sorts in "
+            "ascending order).",
+            "sort by decreasing similarity: np.argsort(-scores)[:k].",
+        )
+    if 30 in got:
+        fail(
+            f"{case} returned {got}: item 30 itself is in its own list.",
             "an item is always most similar to itself; exclude its own row position "
             "(e.g. set its score to -np.inf before sorting).",
         )
-    if set(got_ids.tolist()) <= set(range(len(ids))) and not set(got_ids.tolist()) <= set(ids):
+    if sorted(got) == [10, 40, 50] and got != [50, 10, 40]:
         fail(
-            f"{case} returned {got_ids.tolist()}: row positions, not item ids.",
-            "map the positions back to ids with ids[order].",
+            f"{case} returned {got}: the right items, in the wrong order; expected "
+            "[50, 10, 40] (similarities 0.9, 0.5, 0.1), best first.",
+            "np.argsort(-scores)[:k] puts the largest first (np.argsort(scores)[-k:] puts "
+            "it last).",
         )
-    if got_ids.tolist() == [20, 40, 10]:
-        fail(f"{case} returned {got_ids.tolist()}: the LEAST similar items first.",
-             "sort by decreasing similarity: np.argsort(-scores).")
-    if got_ids.tolist() != [50, 10, 40]:
-        fail(f"{case} returned {got_ids.tolist()}, expected [50, 10, 40] "
-             "(similarities 0.9, 0.5, 0.1).",
-             "find the item's row with np.flatnonzero(ids == item_id), then sort that row.")
+    if got != [50, 10, 40]:
+        fail(
+            f"{case} returned {got}, expected [50, 10, 40] (similarities 0.9, 0.5, 0.1).",
+            "take the item's row, row = np.flatnonzero(ids == item_id)[0], and sort that "
+            "row's similarities, best first.",
+        )
     if not np.allclose(got_scores, [0.9, 0.5, 0.1]):
-        fail(f"{case} returned scores {got_scores.tolist()}, expected [0.9, 0.5, 0.1].",
-             "return the similarities of the returned items, in the same order.")
+        fail(
+            f"{case} returned scores {got_scores.tolist()}, expected [0.9, 0.5, 0.1].",
+            "return the similarities of the returned items, in the same order.",
+        )
     # A duplicate item (similarity exactly 1) must stay: exclude by position, not by value.
     dup_ids = np.array([7, 8, 9])
     dup = np.array([[1.0, 0.2, 0.1], [0.2, 1.0, 1.0], [0.1, 1.0, 1.0]])
-    got_ids, _ = _as_pair(call_student(fn, "most_similar", 8, dup, dup_ids, k=1), "most_similar")
+    case = "most_similar(8, sims, ids=[7, 8, 9], k=1)"
+    got_ids, _ = _as_pair(
+        call_student(fn, "most_similar", 8, dup, dup_ids, k=1, explain=explain), "most_similar"
+    )
     if got_ids.tolist() != [9]:
         fail(
-            "most_similar(8, sims, ids=[7, 8, 9], k=1), where items 8 and 9 have identical "
-            f"vectors (similarity 1.0), returned {got_ids.tolist()}, expected [9].",
+            f"{case}, where items 8 and 9 have identical vectors (similarity 1.0), returned "
+            f"{got_ids.tolist()}, expected [9].",
             "exclude the item by its row position, not by dropping every similarity of 1.",
         )
     passed("most_similar returns the k nearest item ids and their similarities, best first, "
-           "without the item itself")
+           "without the item itself, and leaves sims unchanged")
 
 
 def check_neighbours_hold(
@@ -241,10 +294,10 @@ def check_recommend(
         ✓ ...
     """
     __tracebackhide__ = True
-    hand = pd.Series([4.1, 3.0, 4.9, 2.0, 4.5, 3.9], index=pd.Index([1, 2, 3, 4, 5, 6],
-                                                                      name="item_id"))
-    case = "recommend(scores for items 1..6, seen_items=[3, 5], k=3)"
-    result = call_student(fn, "recommend", hand.copy(), [3, 5], k=3)
+    ids = pd.Index([10, 20, 30, 40, 50, 60], name="item_id")
+    hand = pd.Series([4.1, 3.0, 4.9, 2.0, 4.5, 3.9], index=ids)
+    case = "recommend(scores for items 10, 20, …, 60, seen_items=[30, 50], k=3)"
+    result = call_student(fn, "recommend", hand.copy(), [30, 50], k=3)
     if isinstance(result, pd.Series):
         fail(f"{case} returned a Series; its values are scores, not item ids.",
              "return the item ids: `.index.to_numpy()`.")
@@ -255,14 +308,22 @@ def check_recommend(
     got_list = got.ravel().tolist()
     if len(got_list) != 3:
         fail(f"{case} returned {len(got_list)} items {got_list}, expected k = 3.")
-    if {3, 5} & set(got_list):
+    if not set(got_list) <= set(ids):
+        if set(got_list) <= set(range(len(hand))):
+            fail(f"{case} returned {got_list}: positions in the Series, not item ids "
+                 "(np.argsort and Series.argsort give positions).",
+                 "keep the index: scores.drop(seen_items).nlargest(k).index.to_numpy().")
+        fail(f"{case} returned {got_list}: not item ids of scores ({ids.tolist()}).",
+             "return ids from scores.index.")
+    if {30, 50} & set(got_list):
         fail(f"{case} returned {got_list}: it recommends items the user already rated.",
              "drop the seen items first: scores.drop(seen_items).")
-    if got_list == [4, 2, 6]:
+    if got_list == [40, 20, 60]:
         fail(f"{case} returned {got_list}: the WORST items first.",
              "nlargest, or sort_values(ascending=False).")
-    if got_list != [1, 6, 2]:
-        fail(f"{case} returned {got_list}, expected [1, 6, 2] (scores 4.1, 3.9, 3.0).")
+    if got_list != [10, 60, 20]:
+        fail(f"{case} returned {got_list}, expected [10, 60, 20] (scores 4.1, 3.9, 3.0).",
+             "keep the k highest scores, best first: nlargest(k).")
     passed("recommend returns the k best unseen item ids, best first")
     if scores is None or seen is None:
         return

@@ -10,6 +10,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -54,6 +55,31 @@ def _check_frame(
 # user features
 
 
+def _explain_intervals(exc: BaseException, name: str, column: str) -> str | None:
+    """The cast of pd.cut's intervals to int fails: say that labels=False was forgotten."""
+    if "interval" not in str(exc).lower():
+        return None
+    return (f"{name} raised {type(exc).__name__}: {str(exc).splitlines()[0]}\n"
+            f"pd.cut without labels=False returns intervals such as (17, 24], and an interval "
+            f"is not a number.\n"
+            f"Hint: pd.cut(..., labels=False) gives the bucket numbers 0, 1, 2, … for {column}.")
+
+
+def _check_integer_codes(values: pd.Series, column: str, case: str) -> None:
+    """Embedding layers need integer codes: explain each way a column can miss that."""
+    __tracebackhide__ = True
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        fail(f"on {case}, column {column!r} holds categories such as "
+             f"{values.cat.categories[0]!s}, not integer codes.",
+             "pd.cut(..., labels=False) gives the bucket numbers 0, 1, 2, …; for a "
+             "Categorical, take .cat.codes (or pd.Categorical(...).codes).")
+    if values.dtype.kind not in "iu":
+        fail(f"on {case}, column {column!r} has dtype {values.dtype}: Embedding layers need "
+             "integer codes.",
+             "convert with .astype(int) once no value is missing (pd.cut(..., labels=False) "
+             "returns floats when values can be missing).")
+
+
 def _expected_buckets(ages: np.ndarray, bins: Sequence[float]) -> np.ndarray:
     """Bucket of each age for right-inclusive bins (bins[j], bins[j+1]]."""
     return np.searchsorted(np.asarray(bins, dtype=float), ages, side="left") - 1
@@ -93,16 +119,12 @@ def check_user_feature_table(
     })
     case = "14 hand-made users (ages 7–73, given in reverse user_id order)"
     result = _check_frame(
-        call_student(fn, "user_feature_table", hand.copy(), list(hand_occupations)),
+        call_student(fn, "user_feature_table", hand.copy(), list(hand_occupations),
+              explain=lambda exc: _explain_intervals(exc, "user_feature_table", "age_bucket")),
         "user_feature_table", np.arange(1, len(ages) + 1), "user_id", columns, case)
     by_id = hand.set_index("user_id").sort_index()
     for column in columns:
-        kind = np.asarray(result[column]).dtype.kind
-        if kind not in "iu":
-            fail(f"on {case}, column {column!r} has dtype {result[column].dtype}: "
-                 "Embedding layers need integer codes.",
-                 "convert with .astype(int) (pd.cut(..., labels=False) returns floats when "
-                 "values can be missing; Categorical codes are int8, which is fine).")
+        _check_integer_codes(result[column], column, case)
     want_age = _expected_buckets(by_id["age"].to_numpy(), age_bins)
     got_age = result["age_bucket"].to_numpy()
     if not np.array_equal(got_age, want_age):
@@ -179,8 +201,10 @@ def check_item_feature_table(
         hand[genre] = flags[:, j]
     case = "7 hand-made movies (one without a release date, given in shuffled order)"
     columns = [*hand_genres, "year_bucket"]
-    result = _check_frame(call_student(fn, "item_feature_table", hand.copy(), list(hand_genres)),
-                          "item_feature_table", np.arange(10, 80, 10), "item_id", columns, case)
+    result = _check_frame(
+        call_student(fn, "item_feature_table", hand.copy(), list(hand_genres),
+              explain=lambda exc: _explain_intervals(exc, "item_feature_table", "year_bucket")),
+        "item_feature_table", np.arange(10, 80, 10), "item_id", columns, case)
     by_id = hand.set_index("item_id").sort_index()
     got_genres = result[hand_genres]
     if not all(got_genres[g].dtype == np.float32 for g in hand_genres):
@@ -191,17 +215,21 @@ def check_item_feature_table(
         fail(f"on {case}, the genre columns do not match the items' genre flags (after "
              "sorting by item_id).", "copy the flags: items[genres], aligned with item_id.")
     bucket = result["year_bucket"]
+    unknown = len(year_bins) - 1
+    if isinstance(bucket.dtype, pd.CategoricalDtype):
+        _check_integer_codes(bucket, "year_bucket", case)
     if bucket.dtype.kind not in "iu":
         fail(f"on {case}, year_bucket has dtype {bucket.dtype}, expected integers.",
-             "fill the missing dates' bucket first (.fillna(...)), then .astype(int).")
-    unknown = len(year_bins) - 1
+             f"give the missing dates their code first (.fillna({unknown})), then "
+             ".astype(int).")
     years = by_id["release_date"].dt.year.to_numpy(dtype=float)
     want = np.where(np.isnan(years), unknown,
                     _expected_buckets(np.nan_to_num(years, nan=year_bins[1]), year_bins))
     got = bucket.to_numpy()
     if not np.array_equal(got, want):
         bad = int(np.flatnonzero(got != want)[0])
-        year = "no release date" if np.isnan(years[bad]) else f"released in {int(years[bad])}"
+        year = ("without a release date" if np.isnan(years[bad])
+                else f"released in {int(years[bad])}")
         fail(f"on {case}, the movie {year} gets year_bucket {got[bad]}, expected {want[bad]} "
              f"(bins {list(year_bins)}, and {unknown} when the date is missing).",
              "pd.cut(items['release_date'].dt.year, bins=YEAR_BINS, labels=False), then "
@@ -223,88 +251,253 @@ def check_item_feature_table(
 # the hybrid model
 
 
+def _explain_build_error(exc: BaseException, dim: int) -> str | None:
+    """A sentence for the two Keras errors students meet most while wiring the hybrid model."""
+    text = str(exc)
+    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    sizes = {int(n) for n in re.findall(r"\b\d+\b", text)}
+    if "found ndim=1" in text or ("genre" in text and "(None,)" in text):
+        return (
+            f"build_hybrid_model raised {type(exc).__name__}: {first}\n"
+            "The genres input looks declared as one integer code per row. It is a multi-hot "
+            "vector of n_genres flags, the input of a Dense layer.\n"
+            "Hint: genres = keras.Input(shape=(n_genres,), dtype='float32', name='genres')."
+        )
+    if sizes & {2 * dim, 3 * dim, 4 * dim} and any(
+        word in text.lower() for word in ("broadcast", "incompatible", "shape")
+    ):
+        return (
+            f"build_hybrid_model raised {type(exc).__name__}: {first}\n"
+            f"A vector of size 2, 3 or 4 × dim (dim = {dim} here) appeared: were the vectors "
+            "joined with Concatenate? The design ADDS them, so p_u and q_i keep dim entries "
+            "and their dot product is defined.\n"
+            "Hint: keras.layers.Add()([...]) sums a list of same-shape tensors."
+        )
+    return None
+
+
+def _producer(tensor: Any) -> Any:
+    history = getattr(tensor, "_keras_history", None)
+    return None if history is None else history[0]
+
+
+def _dropped_layers(model: Any) -> dict[str, float]:
+    """Names of the layers whose output goes straight into a Dropout layer, with its rate."""
+    import keras
+
+    dropped: dict[str, float] = {}
+    for layer in model.layers:
+        if not isinstance(layer, keras.layers.Dropout):
+            continue
+        for node in layer._inbound_nodes:
+            for tensor in node.input_tensors:
+                source = _producer(tensor)
+                if source is not None:
+                    dropped[source.name] = float(layer.rate)
+    return dropped
+
+
+def _check_hybrid_layers(
+    model: Any, n_users: int, n_items: int, dim: int, dropout: float,
+    features: Mapping[str, int], n_genres: int,
+) -> None:
+    """The layer names, kinds and sizes the design of section 4 asks for."""
+    __tracebackhide__ = True
+    import keras
+
+    layers = {layer.name: layer for layer in model.layers}
+    if any(isinstance(layer, keras.layers.Concatenate) for layer in model.layers):
+        fail("the model has a Concatenate layer, but the design ADDS the vectors: "
+             "p_u = e_u + e_age + … and q_i = e_i + W g_i + e_year.",
+             "keras.layers.Add()([...]) sums a list of same-shape tensors.")
+    vectors = {"user_factors": n_users, "item_factors": n_items,
+               **{f"{f}_embedding": n for f, n in features.items()}}
+    biases = {"user_bias": n_users, "item_bias": n_items,
+              **{f"{f}_bias": n for f, n in features.items()}}
+    for layer_name, rows in {**vectors, **biases}.items():
+        width = dim if layer_name in vectors else 1
+        what = "vector" if width == dim else "bias"
+        layer = layers.get(layer_name)
+        if layer is None:
+            spec = "dim" if width == dim else "1, embeddings_initializer='zeros'"
+            kin = sorted(n for n in layers if n.endswith(layer_name.rsplit("_", 1)[1]))
+            fail(f"the model has no layer named {layer_name!r} (the {what} of "
+                 f"{layer_name.rsplit('_', 1)[0]!r}); its layers of that kind: {kin}.",
+                 f"keras.layers.Embedding({rows}, {spec}, name={layer_name!r}), "
+                 "as section 4 lists.")
+        size = (getattr(layer, "input_dim", None), getattr(layer, "output_dim", None))
+        if not isinstance(layer, keras.layers.Embedding) or size != (rows, width):
+            shape = (getattr(layer, "input_dim", "?"), getattr(layer, "output_dim", "?"))
+            fail(f"layer {layer_name!r} is a {type(layer).__name__} of shape {shape}, "
+                 f"expected an Embedding({rows}, {width}).")
+    for layer_name, units in [("genre_embedding", dim), ("genre_bias", 1)]:
+        layer = layers.get(layer_name)
+        if not isinstance(layer, keras.layers.Dense) or layer.units != units:
+            spec = "dim" if units == dim else "1, kernel_initializer='zeros'"
+            fail(f"the model has no Dense({units}) layer named {layer_name!r}.",
+                 f"keras.layers.Dense({spec}, use_bias=False, name={layer_name!r})(genres).")
+        if layer.use_bias:
+            fail(f"the Dense layer {layer_name!r} has a bias (use_bias=True): a bias there "
+                 "adds the same constant to every movie, whatever its genres, so it is not a "
+                 "genre effect (the global mean already plays that role).",
+                 f"keras.layers.Dense(..., use_bias=False, name={layer_name!r}).")
+    for layer_name in [*biases, "genre_bias"]:
+        weights = layers[layer_name].get_weights()[0]
+        if np.abs(weights).max() > 0:
+            fail(f"the bias layer {layer_name!r} does not start at zero (its initial "
+                 f"values reach {np.abs(weights).max():.3g}).",
+                 "embeddings_initializer='zeros' for the Embedding biases, "
+                 "kernel_initializer='zeros' for the genre Dense: at the start the model "
+                 "predicts the global mean.")
+    dropped = _dropped_layers(model)
+    wanted = [*vectors, "genre_embedding"]
+    missing = [name for name in wanted if name not in dropped]
+    if missing:
+        fail(f"no Dropout({dropout}) right after the layer(s) {missing}: section 4 asks for "
+             f"dropout on each of the {len(wanted)} dim-sized vectors, before they are added.",
+             "keras.layers.Dropout(dropout)(keras.layers.Embedding(n, dim, name=...)(codes)).")
+    wrong = {name: rate for name, rate in dropped.items() if name in wanted and rate != dropout}
+    if wrong:
+        fail(f"the Dropout after {sorted(wrong)} has rate(s) {sorted(set(wrong.values()))}, "
+             f"but build_hybrid_model was called with dropout={dropout}.",
+             "use the argument: keras.layers.Dropout(dropout).")
+    on_biases = sorted(name for name in dropped if name in biases or name == "genre_bias")
+    if on_biases:
+        fail(f"the bias layer(s) {on_biases} go through Dropout; the design drops the "
+             "dim-sized vectors only, as build_biased_mf does.")
+
+
+def _design_prediction(
+    model: Any, batch: Mapping[str, np.ndarray], user_features: Sequence[str],
+    item_features: Sequence[str], global_mean: float,
+) -> np.ndarray:
+    """sigmoid_range(logit(mean) + every bias + p_u . q_i) from the model's own weights."""
+    def table(name: str) -> np.ndarray:
+        return model.get_layer(name).get_weights()[0]
+
+    p = table("user_factors")[batch["user"]] + sum(
+        table(f"{f}_embedding")[batch[f]] for f in user_features)
+    q = (table("item_factors")[batch["item"]]
+         + sum(table(f"{f}_embedding")[batch[f]] for f in item_features)
+         + batch["genres"] @ table("genre_embedding"))
+    bias = (table("user_bias")[batch["user"], 0] + table("item_bias")[batch["item"], 0]
+            + sum(table(f"{f}_bias")[batch[f], 0] for f in [*user_features, *item_features])
+            + batch["genres"] @ table("genre_bias")[:, 0])
+    share = (global_mean - 1.0) / 4.0
+    logit = np.log(share / (1 - share)) + bias + np.sum(p * q, axis=-1)
+    return 1.0 + 4.0 / (1.0 + np.exp(-logit))
+
+
 def check_hybrid_model(
     build: Callable[..., Any],
     user_features: Mapping[str, int] | None = None,
     item_features: Mapping[str, int] | None = None,
     n_genres: int = 4,
     global_mean: float = 3.5,
-    id_layers: Sequence[str] = ("user_factors", "item_factors", "user_bias", "item_bias"),
 ) -> None:
-    """Build a small hybrid model and check its inputs, output and that every input matters.
+    """Build a small hybrid model; check its inputs, layers, dropout and output formula.
 
-    The builder is called as ``build(n_users, n_items, user_features, item_features,
-    n_genres, global_mean=global_mean, k=8)``; the model must take the inputs ``user_idx,
-    item_idx``, one per categorical feature, and ``genres`` (float, ``n_genres`` wide), have
-    the layers named in ``id_layers``, and predict ratings in [1, 5].
+    The builder is called as ``build(n_users, n_items, dim, global_mean, user_features,
+    item_features, n_genres, dropout=0.5)``. The model must take the inputs ``user``,
+    ``item``, one per categorical feature and ``genres`` (float32, ``n_genres`` wide); have
+    the layers of section 4 (``user_factors``, ``<feature>_embedding``, ``genre_embedding``,
+    ``user_bias``, ``<feature>_bias``, ``genre_bias`` …, biases starting at zero, a Dropout
+    after each ``dim``-sized vector); and compute
+    ``1 + 4 sigmoid(logit((mean - 1) / 4) + all biases + p_u . q_i)``.
+
+    Example:
+        >>> from reclab.models import build_hybrid_model
+        >>> check_hybrid_model(build_hybrid_model)  # doctest: +ELLIPSIS
+        ✓ ...
     """
     __tracebackhide__ = True
     import keras
 
     user_features = dict(user_features or {"age_bucket": 3, "gender": 2, "occupation": 4})
     item_features = dict(item_features or {"year_bucket": 3})
-    n_users, n_items = 6, 9
-    model = call_student(build, "build_hybrid_model", n_users, n_items, dict(user_features),
-                  dict(item_features), n_genres, global_mean=global_mean, k=8)
+    features = {**user_features, **item_features}
+    n_users, n_items, dim, dropout = 6, 9, 8, 0.5
+    model = call_student(build, "build_hybrid_model", n_users, n_items, dim, global_mean,
+                  dict(user_features), dict(item_features), n_genres, dropout=dropout,
+                  explain=lambda exc: _explain_build_error(exc, dim))
     if not isinstance(model, keras.Model):
         fail(f"build_hybrid_model returned a {type(model).__name__}, expected a keras.Model.",
-             "end with `return keras.Model(inputs=[...], outputs=rating)`.")
-    names = [t.name.split(":")[0] for t in model.inputs]
-    wanted = ["user_idx", "item_idx", *user_features, *item_features, "genres"]
-    missing = [n for n in wanted if n not in names]
+             "end with `return keras.Model([user, item, *codes.values(), genres], rating, "
+             "name=name)`.")
+    inputs = {t.name.split(":")[0]: t for t in model.inputs}
+    wanted = ["user", "item", *features, "genres"]
+    missing = [n for n in wanted if n not in inputs]
     if missing:
-        fail(f"the model's inputs are named {names}; missing {missing}.",
-             "give each keras.Input the name of its feature: keras.Input(shape=(), "
+        fail(f"the model's inputs are named {list(inputs)}; missing {missing}.",
+             "give each keras.Input the name of its feature, e.g. keras.Input(shape=(), "
              "dtype='int32', name='age_bucket'), and pass every Input to keras.Model.")
-    layer_names = {layer.name for layer in model.layers}
-    missing_layers = [name for name in id_layers if name not in layer_names]
-    if missing_layers:
-        fail(f"the model has no layer named {missing_layers}.",
-             "name the id embeddings and biases as in build_biased_mf, e.g. "
-             "keras.layers.Embedding(n_users, k, name='user_factors').")
+    for name in wanted:
+        shape, dtype = tuple(inputs[name].shape[1:]), str(inputs[name].dtype)
+        want_shape, kind = ((n_genres,), "float") if name == "genres" else ((), "int")
+        if shape != want_shape or kind not in dtype:
+            fail(f"the input {name!r} has shape {shape} and dtype {dtype}, expected shape "
+                 f"{want_shape} and a{'' if kind == 'float' else 'n'} {kind} dtype.",
+                 "genres: keras.Input(shape=(n_genres,), dtype='float32', name='genres'); "
+                 "the codes: keras.Input(shape=(), dtype='int32', name=...).")
+    if model.name.startswith("functional"):
+        fail(f"the model is called {model.name!r}: logs would read "
+             f"\"{model.name}: trained in …\".",
+             "keras.Model(..., name=name), with the argument name='hybrid_mf'.")
+    _check_hybrid_layers(model, n_users, n_items, dim, dropout, features, n_genres)
+
     rng = np.random.default_rng(0)
+    for layer in model.layers:                        # known weights, biases included
+        if layer.weights:
+            layer.set_weights([rng.normal(0.0, 0.3, w.shape).astype("float32")
+                               for w in layer.get_weights()])
     n = 16
     batch: dict[str, np.ndarray] = {
-        "user_idx": rng.integers(0, n_users, n), "item_idx": rng.integers(0, n_items, n),
-        **{f: rng.integers(0, c, n) for f, c in {**user_features, **item_features}.items()},
+        "user": rng.integers(0, n_users, n).astype("int32"),
+        "item": rng.integers(0, n_items, n).astype("int32"),
+        **{f: rng.integers(0, c, n).astype("int32") for f, c in features.items()},
         "genres": (rng.random((n, n_genres)) < 0.4).astype("float32"),
     }
-    batch = {k: v for k, v in batch.items() if k in names}
+    batch = {k: batch[k] for k in wanted}
 
-    def predict(inputs: dict[str, np.ndarray]) -> np.ndarray:
+    def predict(rows: dict[str, np.ndarray]) -> np.ndarray:
         __tracebackhide__ = True
         try:
-            out = model(inputs, training=False)
+            out = model(rows, training=False)
         except Exception as exc:
-            fail(f"the model fails on a batch of {n} rows: {type(exc).__name__}: {exc}",
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            fail(f"the model fails on a batch of {n} rows: {type(exc).__name__}: {first}",
                  "each categorical input has shape=() and dtype int32; genres has "
                  f"shape=({n_genres},) and dtype float32.")
         return np.asarray(keras.ops.convert_to_numpy(out), dtype=float)
 
     out = predict(batch)
     if out.reshape(-1).shape != (n,):
-        fail(f"on a batch of {n} rows the model outputs shape {out.shape}, expected ({n},) or "
-             f"({n}, 1): one rating per row.")
+        fail(f"on a batch of {n} rows the model outputs shape {out.shape}, expected ({n},): "
+             "one rating per row.")
     out = out.reshape(-1)
     if not np.isfinite(out).all() or out.min() < 1 or out.max() > 5:
         fail(f"the model's predictions range from {out.min():.3g} to {out.max():.3g}; "
              "they should lie in [1, 5].",
-             "end like the biased MF: a sigmoid, then Rescaling(scale=4.0, offset=1.0).")
+             "end like the biased MF: sigmoid_range(logit, 1.0, 5.0).")
     for name in wanted:
         changed = dict(batch)
-        if name == "genres":
-            changed[name] = 1.0 - batch[name]
-        else:
-            size = {"user_idx": n_users, "item_idx": n_items, **user_features,
-                    **item_features}[name]
-            changed[name] = (batch[name] + 1) % size
+        changed[name] = (1.0 - batch[name] if name == "genres" else
+                         (batch[name] + 1) % {"user": n_users, "item": n_items,
+                                              **features}[name]).astype(batch[name].dtype)
         if np.allclose(predict(changed).reshape(-1), out, atol=1e-9, rtol=0):
             fail(f"changing the input {name!r} does not change any prediction: the model "
                  "ignores it.",
-                 f"connect {name!r} to the user or item vector (and/or a bias) that feeds the "
-                 "output.")
-    passed(f"the hybrid model takes {wanted}, predicts ratings in [1, 5], "
-           "and uses every input")
+                 f"connect {name!r} to the user or item vector and to a bias.")
+    want = _design_prediction(model, batch, list(user_features), list(item_features),
+                              global_mean)
+    if not np.allclose(out, want, atol=1e-4, rtol=1e-4):
+        bad = int(np.argmax(np.abs(out - want)))
+        fail(f"with known weights, row {bad} of a batch predicts {out[bad]:.4f}, but the design "
+             f"gives {want[bad]:.4f}.",
+             "p_u = sum of the user's vectors, q_i = sum of the movie's (W g_i included), "
+             "rating = sigmoid_range(global_mean_logit(...) + every bias + p_u · q_i).")
+    passed(f"the hybrid model takes {wanted}, has the layers, zero-initialised biases and "
+           "dropout of section 4, and computes its formula")
 
 
 # --------------------------------------------------------------------------------------------
