@@ -1,11 +1,15 @@
 """Grading round trips: a hostile class on the toy course, then the real labs.
 
 The toy course (tests/fixtures/toy_course) is graded once, with one student per kind of
-trouble; each test then checks that student's row. Every real lab is graded untouched
-(0 on every test cell, no error before the first exercise) and with its stubs replaced by
-the solution code (full marks). The second costs a full run of each notebook (7-11 min
-for all seven with two jobs); ``RECLAB_ROUNDTRIP_LABS`` (``all``, ``none`` or
-comma-separated lab names) narrows it.
+trouble; each test then checks that student's row. Every registered lab
+(``reclab.course.registry.LABS``) is graded untouched (0 on every test cell, no error before
+the first exercise) and with its stubs replaced by the solution code. The second is **the
+execution test of the solution notebooks**: it runs every cell of the solution's code with
+the visible and hidden tests nbgrader puts back, in a fresh kernel, and fails unless the
+notebook gets full marks with no error in any cell and no cell over its time limit — so
+``make test`` runs each solution notebook once, here, and not again under nbval.
+``RECLAB_ROUNDTRIP_LABS`` (``all``, the default, or comma-separated lab names) narrows it
+while iterating on one lab.
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ import nbformat
 import pytest
 
 from reclab import cli
-from reclab.course.build import generate_labs, reference_submission, solution_notebooks
+from reclab.course import registry
+from reclab.course.build import generate_labs, reference_submission
 from reclab.course.grading import STATUSES, Grade, GradingError, grade, hash_tree, summary
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -255,55 +260,62 @@ def test_out_inside_submissions_is_refused(tmp_path: Path) -> None:
 
 # --------------------------------------------------------------- the real labs ---
 
-AVAILABLE = [p.stem for p in solution_notebooks(SOLUTIONS)]
-
-
-def _complete_labs() -> list[str]:
-    """``RECLAB_ROUNDTRIP_LABS``: ``all`` (the default), ``none`` or comma-separated labs."""
+def _roundtrip_labs() -> list[str]:
+    """``RECLAB_ROUNDTRIP_LABS``: ``all`` (the default) or comma-separated registered labs."""
     wanted = os.environ.get("RECLAB_ROUNDTRIP_LABS", "all").strip().lower()
     if wanted == "all":
-        return AVAILABLE
-    chosen = [] if wanted == "none" else [lab.strip() for lab in wanted.split(",")]
-    return [lab for lab in AVAILABLE if lab in chosen]
+        return registry.stems()
+    chosen = [lab.strip() for lab in wanted.split(",")]
+    unknown = sorted(set(chosen) - set(registry.stems()))
+    if unknown:
+        raise ValueError(f"RECLAB_ROUNDTRIP_LABS names unregistered labs: {unknown}")
+    return [lab for lab in registry.stems() if lab in chosen]
 
 
-COMPLETE = _complete_labs()
+ROUNDTRIP = _roundtrip_labs()
 
 
 @pytest.fixture(scope="module")
 def real(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], Grade]:
-    """Every real lab graded untouched, and the COMPLETE ones with the solution code."""
+    """The ROUNDTRIP labs graded untouched and with the solution code, in one class."""
     base = tmp_path_factory.mktemp("real-grading")
     solutions = base / "solutions"  # a snapshot: every step sees the same notebooks
     shutil.copytree(SOLUTIONS, solutions, ignore=shutil.ignore_patterns(".*"))
+    present = [lab for lab in ROUNDTRIP if (solutions / f"{lab}.ipynb").is_file()]
     labs = generate_labs(solutions)
-    for name in AVAILABLE:
-        _write(base / "class", "untouched", f"{name}.ipynb", labs[f"{name}.ipynb"].encode())
-    for name in COMPLETE:
+    for name in present:
         lab = nbformat.reads(labs[f"{name}.ipynb"], as_version=4)
         solution = nbformat.read(solutions / f"{name}.ipynb", as_version=4)
+        _write(base / "class", "untouched", f"{name}.ipynb", labs[f"{name}.ipynb"].encode())
         _write(base / "class", "complete", f"{name}.ipynb", reference_submission(lab, solution))
-    rows = grade(base / "class", base / "out", solutions, jobs=2, timeout=600)
+    rows = grade(base / "class", base / "out", solutions, jobs=2, timeout=600, labs=present)
     return {(r.student, r.lab): r for r in rows}
 
 
+def _real_row(real: dict[tuple[str, str], Grade], student: str, lab: str) -> Grade:
+    assert (student, lab) in real, f"no solutions/{lab}.ipynb to grade (it is registered)"
+    return real[(student, lab)]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("lab", COMPLETE)
-def test_real_lab_with_the_solution_code_scores_full_marks(
+@pytest.mark.parametrize("lab", ROUNDTRIP)
+def test_real_solution_code_runs_every_cell_and_scores_full_marks(
     real: dict[tuple[str, str], Grade], lab: str
 ) -> None:
-    row = real[("complete", lab)]
-    assert row.status == "ok", row.message
+    row = _real_row(real, "complete", lab)
+    assert row.status == "ok", row.message  # no error in any cell, no timeout, no tampering
     assert row.score == row.max_score > 0, row.message
-    assert all(c.score == c.max_score for c in row.cells), row.cells
+    assert row.cells and all(c.score == c.max_score for c in row.cells), row.cells
+    budget = registry.lab(lab).budget_seconds
+    print(f"{lab}: graded in {row.seconds:.0f} s (budget of its cells: {budget} s)")
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("lab", AVAILABLE)
+@pytest.mark.parametrize("lab", ROUNDTRIP)
 def test_real_untouched_lab_fails_every_test_cell_and_runs_until_the_first_exercise(
     real: dict[tuple[str, str], Grade], lab: str
 ) -> None:
-    row = real[("untouched", lab)]
+    row = _real_row(real, "untouched", lab)
     passing = [c.grade_id for c in row.cells if c.score > 0]
     assert row.cells and not passing, f"these test cells pass on the untouched lab: {passing}"
     assert row.early_errors == (), f"errors before the first exercise: {row.early_errors}"
