@@ -1,6 +1,7 @@
 """Rating and ranking metrics, vectorised with numpy.
 
-Rating metrics compare predicted and true ratings: :func:`rmse`, :func:`mae`.
+Rating metrics compare predicted and true ratings: :func:`rmse`, :func:`mae`, and
+:func:`rating_metrics` (both, for a test table and its predictions, every test row required).
 
 Ranking metrics score a matrix ``scores`` (n_users × n_candidates, higher = better) against a
 boolean matrix ``relevant`` of the same shape, and return the mean over users as a float:
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 import scipy.sparse as sp
 
 __all__ = [
@@ -38,6 +40,7 @@ __all__ = [
     "ndcg_at_k",
     "precision_at_k",
     "rank_of_positive",
+    "rating_metrics",
     "recall_at_k",
     "rmse",
     "top_k_items",
@@ -91,6 +94,75 @@ def mae(y_true: npt.ArrayLike, y_pred: npt.ArrayLike) -> float:
     """
     errors = _rating_errors(y_true, y_pred)
     return float(np.mean(np.abs(errors)))
+
+
+def _preview_pairs(frame: pd.DataFrame, limit: int = 3) -> str:
+    pairs = [f"({u}, {i})" for u, i in frame[["user_id", "item_id"]].head(limit).to_numpy()]
+    return ", ".join(pairs) + (", …" if len(frame) > limit else "")
+
+
+def _joined_predictions(truth: pd.DataFrame, predictions: pd.DataFrame,
+                        label: str) -> tuple[np.ndarray, np.ndarray]:
+    """(true, predicted) ratings of ``truth``'s rows, matched on (user_id, item_id)."""
+    keys = ["user_id", "item_id"]
+    missing_cols = {*keys, "prediction"} - set(predictions.columns)
+    if missing_cols:
+        raise ValueError(
+            f"{label}: the predictions lack column(s) {sorted(missing_cols)}; they need "
+            "user_id, item_id, prediction (reclab.results.record_result writes them)"
+        )
+    dup = predictions[predictions.duplicated(keys, keep=False)]
+    if len(dup):
+        raise ValueError(f"{label}: {len(dup)} prediction rows repeat a (user, item) pair, "
+                         f"e.g. {_preview_pairs(dup)}")
+    joined = truth[[*keys, "rating"]].merge(predictions[[*keys, "prediction"]], on=keys,
+                                            how="outer", indicator=True)
+    absent = joined[joined["_merge"] == "left_only"]
+    if len(absent):
+        raise ValueError(f"{label}: {len(absent)} of {len(truth)} test rows have no prediction, "
+                         f"e.g. (user, item) {_preview_pairs(absent)}")
+    extra = joined[joined["_merge"] == "right_only"]
+    if len(extra):
+        raise ValueError(
+            f"{label}: {len(extra)} predictions are for (user, item) pairs that are not in the "
+            f"test set, e.g. {_preview_pairs(extra)}: were they made on another split?"
+        )
+    pred = pd.to_numeric(joined["prediction"], errors="coerce").to_numpy(dtype=np.float64)
+    return joined["rating"].to_numpy(dtype=np.float64), pred
+
+
+def rating_metrics(truth: pd.DataFrame, predictions: pd.DataFrame | npt.ArrayLike, *,
+                   label: str = "predictions") -> dict[str, float]:
+    """``{"rmse": …, "mae": …}`` of ``predictions`` for the test table ``truth``.
+
+    ``truth`` has ``user_id, item_id, rating`` (e.g. u1.test). ``predictions`` is either
+    one number per row of ``truth`` (in its order, e.g. ``model.predict`` output) or a
+    DataFrame ``user_id, item_id, prediction`` in any order, which must predict every test
+    row exactly once. Raises ValueError naming ``label`` otherwise, or on NaN/inf.
+
+    Example:
+        >>> import pandas as pd
+        >>> truth = pd.DataFrame({"user_id": [1, 1], "item_id": [10, 20], "rating": [4, 2]})
+        >>> rating_metrics(truth, [3.0, 2.0])
+        {'rmse': 0.7071067811865476, 'mae': 0.5}
+        >>> preds = pd.DataFrame({"user_id": [1], "item_id": [20], "prediction": [3.0]})
+        >>> rating_metrics(truth, preds, label="dot")
+        Traceback (most recent call last):
+        ...
+        ValueError: dot: 1 of 2 test rows have no prediction, e.g. (user, item) (1, 10)
+    """
+    if isinstance(predictions, pd.DataFrame):
+        true, pred = _joined_predictions(truth, predictions, label)
+    else:
+        true = truth["rating"].to_numpy(dtype=np.float64)
+        pred = np.asarray(predictions, dtype=np.float64).reshape(-1)
+        if pred.size != true.size:
+            raise ValueError(f"{label}: {pred.size} predictions for {true.size} test rows; "
+                             "predict every row of the test table, in its order")
+    bad = ~np.isfinite(pred)
+    if bad.any():
+        raise ValueError(f"{label}: {int(bad.sum())} predictions are missing, NaN or infinite")
+    return {"rmse": rmse(true, pred), "mae": mae(true, pred)}
 
 
 # --------------------------------------------------------------------------------------------

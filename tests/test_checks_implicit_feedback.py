@@ -14,7 +14,7 @@ from reclab.checks.implicit_feedback import (
     check_quality_bars,
     check_training_set,
 )
-from reclab.splits import sample_negatives
+from reclab.sampling import sample_negatives
 
 # ------------------------------------------------------------------------------ training set
 
@@ -71,10 +71,10 @@ def test_training_set_right(capsys):
 @pytest.mark.parametrize(
     ("fn", "message"),
     [
-        (training_tile, "np.repeat"),
+        (training_tile, "not np.tile"),
         (training_int_labels, "float labels"),
         (training_no_seed, "same negatives"),
-        (training_random_unseen_ignored, "already interacted"),
+        (training_random_unseen_ignored, "not drawn from each user's unseen items"),
         (training_2d_negatives, "1-d array"),
         (training_labels_swapped, "label 1"),
         (training_stub, "not written yet"),
@@ -158,78 +158,112 @@ def test_metric_wrong(fn, message):
 keras = pytest.importorskip("keras")
 
 
-def _inputs():
-    return keras.Input(shape=(), dtype="int32"), keras.Input(shape=(), dtype="int32")
+def _gmf(n_users, n_items, k, l2=0.0, *, names=("user", "item"), model_name="GMF",
+         swap=False, combine="multiply", sigmoid=True, use_l2=True, l2_on_item=True):
+    """A GMF builder with one chosen mistake (the right one by default)."""
+    user = keras.Input(shape=(), dtype="int32", name=names[0])
+    item = keras.Input(shape=(), dtype="int32", name=names[1])
+    reg = keras.regularizers.L2(l2) if (l2 and use_l2) else None
+    rows_u, rows_i = (n_items, n_users) if swap else (n_users, n_items)
+    p = keras.layers.Embedding(rows_u, k, embeddings_regularizer=reg)(user)
+    q = keras.layers.Embedding(rows_i, k, embeddings_regularizer=reg if l2_on_item else None)(
+        item)
+    if combine == "multiply":
+        x = keras.layers.Dense(1, activation="sigmoid" if sigmoid else None)(
+            keras.layers.Multiply()([p, q]))
+    elif combine == "concat":
+        x = keras.layers.Dense(1, activation="sigmoid")(keras.layers.Concatenate()([p, q]))
+    else:
+        x = keras.layers.Activation("sigmoid")(keras.layers.Dot(axes=1)([p, q]))
+    return keras.Model([user, item], x, **({"name": model_name} if model_name else {}))
 
 
-def gmf_right(n_users, n_items, k):
-    user, item = _inputs()
-    p = keras.layers.Embedding(n_users, k)(user)
-    q = keras.layers.Embedding(n_items, k)(item)
-    out = keras.layers.Dense(1, activation="sigmoid")(keras.layers.Multiply()([p, q]))
-    return keras.Model([user, item], out)
+def _builder(**mistake):
+    return lambda n_users, n_items, k, l2=0.0: _gmf(n_users, n_items, k, l2, **mistake)
 
 
-def gmf_no_sigmoid(n_users, n_items, k):
-    user, item = _inputs()
-    p = keras.layers.Embedding(n_users, k)(user)
-    q = keras.layers.Embedding(n_items, k)(item)
-    out = keras.layers.Dense(1)(keras.layers.Multiply()([p, q]))
-    return keras.Model([user, item], out)
-
-
-def gmf_concat(n_users, n_items, k):
-    user, item = _inputs()
-    p = keras.layers.Embedding(n_users, k)(user)
-    q = keras.layers.Embedding(n_items, k)(item)
-    out = keras.layers.Dense(1, activation="sigmoid")(keras.layers.Concatenate()([p, q]))
-    return keras.Model([user, item], out)
-
-
-def gmf_swapped_tables(n_users, n_items, k):
-    user, item = _inputs()
-    p = keras.layers.Embedding(n_items, k)(item)
-    q = keras.layers.Embedding(n_users, k)(user)
-    # looks up items in a table sized for items, but the check's weights say which is which:
-    out = keras.layers.Dense(1, activation="sigmoid")(keras.layers.Multiply()([p, q]))
-    return keras.Model([user, item], out)
-
-
-def gmf_dot(n_users, n_items, k):
-    user, item = _inputs()
-    p = keras.layers.Embedding(n_users, k)(user)
-    q = keras.layers.Embedding(n_items, k)(item)
-    out = keras.layers.Activation("sigmoid")(keras.layers.Dot(axes=1)([p, q]))
-    return keras.Model([user, item], out)
-
-
-def gmf_stub(n_users, n_items, k):
+def gmf_stub(n_users, n_items, k, l2=0.0):
     raise NotImplementedError
 
 
+def _rendered(exc: CheckFailed) -> list[str]:
+    """The lines JupyterLab shows for a failed check, colour codes removed."""
+    return [line.replace("\x1b[1;31m", "").replace("\x1b[0m", "")
+            for line in exc._render_traceback_()]
+
+
 def test_gmf_right(capsys):
-    check_gmf_builder(gmf_right)
-    assert "✓" in capsys.readouterr().out
-
-
-def test_gmf_swapped_names_still_right(capsys):
-    check_gmf_builder(gmf_swapped_tables)
+    check_gmf_builder(_builder())
     assert "✓" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
-    ("fn", "message"),
+    ("mistake", "message"),
     [
-        (gmf_no_sigmoid, "sigmoid"),
-        (gmf_concat, "Dense"),
-        (gmf_dot, "Dense"),
-        (gmf_stub, "not written yet"),
-        (lambda n_users, n_items, k: "model", "keras.Model"),
+        ({"sigmoid": False}, "sigmoid"),
+        ({"combine": "concat"}, "Dense"),
+        ({"combine": "dot"}, "Dense"),
+        ({"swap": True}, "table sizes are swapped"),
+        ({"use_l2": False}, "l2 is ignored"),
+        ({"l2_on_item": False}, "item embedding has no L2 regulariser"),
+        ({"names": ("user_idx", "item_idx")}, 'names them "user" and "item"'),
+        ({"model_name": None}, "Keras' default"),
     ],
 )
-def test_gmf_wrong(fn, message):
+def test_gmf_wrong(mistake, message):
+    with pytest.raises(CheckFailed, match=message) as info:
+        check_gmf_builder(_builder(**mistake))
+    lines = _rendered(info.value)
+    assert len(lines) <= 8, lines  # a sentence and a hint, never a TensorFlow traceback
+    assert all(len(line) <= 100 for line in lines), lines
+
+
+def test_gmf_swapped_tables_hint_names_the_tables_not_the_inputs():
+    with pytest.raises(CheckFailed) as info:
+        check_gmf_builder(_builder(swap=True))
+    assert "Embedding(n_users, k) on the user input" in str(info.value)
+    assert "keras.Input(shape=()" not in str(info.value)
+
+
+def test_gmf_out_of_range_ids_give_one_line_not_tensorflow_frames():
+    def gmf_items_in_user_table(n_users, n_items, k, l2=0.0):
+        user = keras.Input(shape=(), dtype="int32", name="user")
+        item = keras.Input(shape=(), dtype="int32", name="item")
+        table = keras.layers.Embedding(n_users, k, name="shared")
+        p, q = keras.layers.Embedding(n_users, k)(user), keras.layers.Embedding(n_items, k)(item)
+        q = keras.layers.Multiply()([q, table(item)])   # item ids into a 5-row table
+        out = keras.layers.Dense(1, activation="sigmoid")(keras.layers.Multiply()([p, q]))
+        return keras.Model([user, item], out, name="GMF")
+
+    with pytest.raises(CheckFailed) as info:
+        check_gmf_builder(gmf_items_in_user_table)
+    assert len(_rendered(info.value)) <= 8
+    assert "Graph execution error" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("fn", "message"),
+    [(gmf_stub, "not written yet"),
+     (lambda n_users, n_items, k, l2=0.0: "model", "keras.Model")],
+)
+def test_gmf_not_a_model(fn, message):
     with pytest.raises(CheckFailed, match=message):
         check_gmf_builder(fn)
+
+
+@pytest.mark.parametrize("fn", [training_tile, training_random_unseen_ignored,
+                                training_2d_negatives])
+def test_training_set_messages_fit_in_jupyterlab(fn):
+    with pytest.raises(CheckFailed) as info:
+        check_training_set(fn)
+    assert all(len(line) <= 100 for line in _rendered(info.value))
+
+
+def test_training_set_unseen_bug_does_not_get_the_tile_hint():
+    with pytest.raises(CheckFailed) as info:
+        check_training_set(training_random_unseen_ignored)
+    assert "np.tile" not in str(info.value)
+    assert "sample_negatives" in str(info.value)
 
 
 # ------------------------------------------------------------------------------ quality bars

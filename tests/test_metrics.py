@@ -6,6 +6,7 @@ import doctest
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 import scipy.sparse as sp
 
@@ -18,6 +19,7 @@ from reclab.metrics import (
     ndcg_at_k,
     precision_at_k,
     rank_of_positive,
+    rating_metrics,
     recall_at_k,
     rmse,
     top_k_items,
@@ -62,6 +64,36 @@ def test_rating_metrics_errors(metric) -> None:
         metric([], [])
     with pytest.raises(ValueError, match="1-d"):
         metric(np.ones((2, 2)), np.ones((2, 2)))
+
+
+@pytest.fixture
+def truth() -> pd.DataFrame:
+    return pd.DataFrame({"user_id": [1, 1, 2, 3], "item_id": [10, 20, 10, 30],
+                         "rating": [4, 2, 5, 3]})
+
+
+def test_rating_metrics_of_aligned_predictions_and_of_a_table_in_any_order(truth) -> None:
+    aligned = rating_metrics(truth, np.array([[3.0], [2.0], [5.0], [4.0]]))
+    assert aligned == pytest.approx({"rmse": math.sqrt(2 / 4), "mae": 2 / 4})
+    table = truth[["user_id", "item_id"]].assign(prediction=[3.0, 2.0, 5.0, 4.0])
+    assert rating_metrics(truth, table.iloc[::-1]) == pytest.approx(aligned)
+
+
+def test_rating_metrics_require_every_test_row_once(truth) -> None:
+    table = truth[["user_id", "item_id"]].assign(prediction=3.0)
+    with pytest.raises(ValueError, match=r"dot: 1 of 4 test rows have no prediction.*\(3, 30\)"):
+        rating_metrics(truth, table.iloc[:3], label="dot")
+    with pytest.raises(ValueError, match="repeat a"):
+        rating_metrics(truth, pd.concat([table, table.iloc[:1]]))
+    extra = pd.concat([table, pd.DataFrame({"user_id": [9], "item_id": [9], "prediction": [1.0]})])
+    with pytest.raises(ValueError, match="another split"):
+        rating_metrics(truth, extra)
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        rating_metrics(truth, table.assign(prediction=[1.0, np.nan, 2.0, 3.0]))
+    with pytest.raises(ValueError, match=r"lack column\(s\) \['prediction'\]"):
+        rating_metrics(truth, truth[["user_id", "item_id"]])
+    with pytest.raises(ValueError, match="3 predictions for 4 test rows"):
+        rating_metrics(truth, [1.0, 2.0, 3.0])
 
 
 # ------------------------------------------------------------------- ranking: hand-computed

@@ -26,7 +26,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from reclab import metrics as rm
-from reclab.checks import call_student, fail, passed
+from reclab.checks import call_student, fail, first_line, model_layers, passed
 from reclab.sampling import seen_matrix
 
 __all__ = [
@@ -142,14 +142,20 @@ def check_training_set(make_training_set: Callable[..., Any]) -> None:
     dense = seen.toarray()
     wrong = dense[neg_u, neg_i]
     if wrong.any():
-        fail(
-            f"{int(wrong.sum())} of {wrong.size} negatives {what} are items their user has "
-            "already interacted with (e.g. user "
-            f"{int(neg_u[wrong][0])}, item {int(neg_i[wrong][0])}).",
-            "each negative must sit next to the user it was drawn for: sample_negatives "
-            "returns one row of n_neg items per positive, so the users of the flattened "
-            "negatives are np.repeat(users, n_neg), not np.tile(users, n_neg).",
-        )
+        example = f"e.g. user {int(neg_u[wrong][0])}, item {int(neg_i[wrong][0])}"
+        what = (f"{int(wrong.sum())} of {wrong.size} negatives {what} are items their user has "
+                f"already interacted with ({example}).")
+        if np.array_equal(neg_u, np.tile(users, n_neg)):
+            fail(what, "each negative must sit next to the user it was drawn for: "
+                 "sample_negatives returns one row of n_neg items per positive, so the users "
+                 "of the flattened negatives are np.repeat(users, n_neg), not "
+                 "np.tile(users, n_neg).")
+        if np.array_equal(neg_u, np.repeat(users, n_neg)):
+            fail(what, "the users of the negatives are right, but the items were not drawn "
+                 "from each user's unseen items: use sampling.sample_negatives(users, n_items, "
+                 "seen, n_neg=n_neg, seed=seed), which never returns a seen item.")
+        fail(what, "draw the negatives with sampling.sample_negatives(users, n_items, seen, "
+             "n_neg=n_neg, seed=seed) and give them the users np.repeat(users, n_neg).")
     per_user = np.bincount(neg_u, minlength=2)
     expected = np.bincount(users, minlength=2) * n_neg
     if not np.array_equal(per_user, expected):
@@ -177,7 +183,7 @@ def check_training_set(make_training_set: Callable[..., Any]) -> None:
     if np.unique(negatives).size < 50:
         fail(f"the 4 × {len(users)} negatives use only {np.unique(negatives).size} distinct "
              "items of 200; they should be drawn uniformly from each user's unseen items.",
-             "use reclab.splits.sample_negatives.")
+             "use reclab.sampling.sample_negatives.")
     if seen.toarray()[first[0][first[2] == 0], negatives].any():
         fail("on 30 random users some negatives are items their user has seen.",
              "users of the negatives: np.repeat(users, n_neg).")
@@ -271,11 +277,64 @@ def check_hit_rate_and_ndcg(hit_rate_and_ndcg: Callable[..., Any]) -> None:
 # GMF builder
 
 
-def check_gmf_builder(build_gmf: Callable[..., Any]) -> None:
-    """Check ``build_gmf(n_users, n_items, k)``: sigmoid(w · (p_u ⊙ q_i) + b) as a Keras model.
+def _regularisation(layer: Any) -> float | None:
+    """The L2 factor of an Embedding's ``embeddings_regularizer`` (None if there is none)."""
+    regularizer = getattr(layer, "embeddings_regularizer", None)
+    if regularizer is None:
+        return None
+    return float(regularizer.get_config().get("l2", 0.0))
 
-    The check builds a tiny model, sets known weights and compares its predictions with the
-    formula computed in NumPy.
+
+def _predict_error(exc: BaseException) -> str:
+    """One readable line from an exception raised inside ``model.predict``."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    index_error = next((line for line in lines if line.startswith("indices[")), None)
+    if index_error:
+        return (f"an id is past the end of its embedding table ({index_error.split(' [[')[0]})")
+    return first_line(exc)
+
+
+def _input_name(layer: Any) -> str | None:
+    """The name of the model input a layer reads directly (None if not a single input)."""
+    try:
+        return getattr(layer.input, "name", None)
+    except Exception:  # a layer called several times has no single input
+        return None
+
+
+def _gmf_tables(model: Any, n_users: int, n_items: int, k: int) -> tuple[Any, Any]:
+    """The user and item Embedding layers of a GMF, found by the input each one reads."""
+    __tracebackhide__ = True
+    import keras
+
+    embeddings = model_layers(model, keras.layers.Embedding)
+    by_input = {_input_name(layer): layer for layer in embeddings}
+    shapes = sorted(tuple(layer.embeddings.shape) for layer in embeddings)
+    if len(embeddings) != 2:
+        fail(f"build_gmf({n_users}, {n_items}, {k}) has {len(embeddings)} Embedding layer(s) "
+             f"{shapes}; GMF has two: one for users, one for items.")
+    user, item = by_input.get("user"), by_input.get("item")
+    if user is None or item is None:
+        user, item = sorted(embeddings, key=lambda layer: layer.input_dim != n_users)
+    if user.input_dim == n_items and item.input_dim == n_users and n_users != n_items:
+        fail(f"build_gmf({n_users}, {n_items}, {k}): the user embedding has {n_items} rows "
+             f"(n_items) and the item embedding {n_users} rows (n_users): the two table sizes "
+             "are swapped, so item ids above n_users - 1 fall off the end of the item table.",
+             "keras.layers.Embedding(n_users, k) on the user input and "
+             "keras.layers.Embedding(n_items, k) on the item input.")
+    if (user.input_dim, user.output_dim, item.input_dim, item.output_dim) != (
+            n_users, k, n_items, k):
+        fail(f"build_gmf({n_users}, {n_items}, {k}) has embedding tables {shapes}; expected "
+             f"({n_users}, {k}) for users and ({n_items}, {k}) for items.",
+             "keras.layers.Embedding(n_users, k) and keras.layers.Embedding(n_items, k).")
+    return user, item
+
+
+def check_gmf_builder(build_gmf: Callable[..., Any]) -> None:
+    """Check ``build_gmf(n_users, n_items, k, l2=0.0)``: sigmoid(w · (p_u ⊙ q_i) + b).
+
+    The check builds tiny models, checks their inputs ("user", "item"), name, tables and L2
+    regularisers, sets known weights and compares the predictions with the formula in NumPy.
     """
     __tracebackhide__ = True
     import keras
@@ -284,16 +343,36 @@ def check_gmf_builder(build_gmf: Callable[..., Any]) -> None:
     model = call_student(build_gmf, "build_gmf", n_users, n_items, k)
     if not isinstance(model, keras.Model):
         fail(f"build_gmf should return a keras.Model, got {type(model).__name__}.",
-             "end with `return keras.Model([user, item], output)`.")
-    if len(model.inputs) != 2:
-        fail(f"the model has {len(model.inputs)} input(s); GMF takes two: user and item codes.")
-    embeddings = [layer for layer in model.layers if isinstance(layer, keras.layers.Embedding)]
-    shapes = sorted(tuple(layer.embeddings.shape) for layer in embeddings)
-    if shapes != [(n_users, k), (n_items, k)]:
-        fail(f"build_gmf({n_users}, {n_items}, {k}) has embedding tables {shapes}; expected one "
-             f"({n_users}, {k}) for users and one ({n_items}, {k}) for items.",
-             "keras.layers.Embedding(n_users, k) and keras.layers.Embedding(n_items, k).")
-    dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+             "end with `return keras.Model([user, item], output, name=\"GMF\")`.")
+    names = [getattr(tensor, "name", "?") for tensor in model.inputs]
+    if len(names) != 2:
+        fail(f"the model has {len(names)} input(s); GMF takes two: user and item codes.")
+    if sorted(names) != ["item", "user"]:
+        fail(f"the model's inputs are named {names}; the course names them \"user\" and "
+             "\"item\" (so every model takes the same inputs).",
+             "keras.Input(shape=(), dtype=\"int32\", name=\"user\"), and name=\"item\".")
+    if model.name.startswith("functional"):
+        fail(f"the model is called {model.name!r} (Keras' default), so the training log reads "
+             f"\"{model.name}: trained in …\".",
+             "name it: keras.Model([user, item], output, name=\"GMF\").")
+    user_layer, item_layer = _gmf_tables(model, n_users, n_items, k)
+    for layer, who in ((user_layer, "user"), (item_layer, "item")):
+        if _regularisation(layer):
+            fail(f"with the default l2=0.0 the {who} embedding has an L2 regulariser "
+                 f"({_regularisation(layer):g}); l2=0 means no regularisation.",
+                 "use embeddings_regularizer=keras.regularizers.L2(l2) if l2 else None.")
+    regularised = call_student(build_gmf, "build_gmf", n_users, n_items, k, l2=0.1)
+    if isinstance(regularised, keras.Model):
+        for layer, who in zip(_gmf_tables(regularised, n_users, n_items, k), ("user", "item"),
+                              strict=True):
+            factor = _regularisation(layer)
+            if factor is None or not np.isclose(factor, 0.1):
+                fail(f"build_gmf({n_users}, {n_items}, {k}, l2=0.1): the {who} embedding "
+                     + ("has no L2 regulariser: l2 is ignored." if factor is None else
+                        f"has L2 {factor:g}, not the l2=0.1 asked for."),
+                     "pass embeddings_regularizer=keras.regularizers.L2(l2) to both "
+                     "Embedding layers when l2 > 0.")
+    dense = model_layers(model, keras.layers.Dense)
     expected_params = (n_users + n_items) * k + k + 1
     if len(dense) != 1 or tuple(dense[0].kernel.shape) != (k, 1) or not dense[0].use_bias:
         found = [tuple(layer.kernel.shape) for layer in dense]
@@ -309,17 +388,18 @@ def check_gmf_builder(build_gmf: Callable[..., Any]) -> None:
     item_table = rng.normal(size=(n_items, k))
     weights = rng.normal(size=(k, 1))
     bias = np.array([0.3])
-    for layer in embeddings:
-        rows = layer.embeddings.shape[0]
-        layer.set_weights([user_table if rows == n_users else item_table])
+    user_layer.set_weights([user_table])
+    item_layer.set_weights([item_table])
     dense[0].set_weights([weights, bias])
     users = np.repeat(np.arange(n_users), n_items).astype("int32")
     items = np.tile(np.arange(n_items), n_users).astype("int32")
     try:
-        out = model.predict([users, items], verbose=0)
+        out = model.predict({"user": users, "item": items}, verbose=0)
     except Exception as exc:
-        fail(f"model.predict([users, items]) with 1-d int arrays raised {type(exc).__name__}: "
-             f"{exc}", "declare the inputs as keras.Input(shape=(), dtype='int32').")
+        fail(f"model.predict on 1-d int32 arrays of user and item codes failed: "
+             f"{_predict_error(exc)}.",
+             "declare the inputs as keras.Input(shape=(), dtype='int32', name=...) and look "
+             "users up in the user table, items in the item table.")
     out = np.asarray(out, dtype=float)
     if out.shape not in ((users.size,), (users.size, 1)):
         fail(f"predictions for {users.size} pairs have shape {out.shape}, expected "
@@ -339,9 +419,9 @@ def check_gmf_builder(build_gmf: Callable[..., Any]) -> None:
         fail(f"with known weights, pair (user {users[worst]}, item {items[worst]}) gives "
              f"{out[worst]:.4f}, expected sigmoid(w · (p_u ⊙ q_i) + b) = {want[worst]:.4f}.",
              "multiply the user and item embeddings element-wise (Multiply), not Dot or "
-             "Concatenate, and look users up in the user table, items in the item table.")
+             "Concatenate.")
     passed(f"build_gmf({n_users}, {n_items}, {k}) computes sigmoid(w · (p_u ⊙ q_i) + b) with "
-           f"{expected_params} parameters")
+           f"{expected_params} parameters, inputs \"user\"/\"item\", L2 as asked")
 
 
 # --------------------------------------------------------------------------------------------
