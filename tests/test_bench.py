@@ -202,3 +202,12 @@ def test_run_end_to_end_with_fake_notebooks_and_peers(
     assert rep.tuning["pop"]["chosen"] == {"w": 1.0}  # ties keep the first setting
     assert (tmp_path / "out" / "results.md").is_file()
     assert not any("rescore" in p for p in rep.problems), rep.problems
+
+
+def test_collect_reports_two_models_that_share_one_prediction_file(results_dir: Path) -> None:
+    truth = pd.DataFrame({"user_id": [1], "item_id": [5], "rating": [4]})
+    good = truth[["user_id", "item_id"]].assign(prediction=[4.0])
+    for name in ("MF a", "MF_a"):  # two names, one file name
+        results.record_result("02_x", name, {"rmse": 0.0, "mae": 0.0}, predictions=good)
+    _, problems = run.collect(results_dir, truth)
+    assert any("'MF a', 'MF_a' share the prediction file MF_a.csv" in p for p in problems)
