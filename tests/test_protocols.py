@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import ast
+import inspect
+import json
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from reclab import metrics, protocols
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _interactions(n_users: int = 30, n_items: int = 40, seed: int = 0) -> pd.DataFrame:
@@ -112,3 +119,28 @@ def test_bad_inputs_say_what_to_do() -> None:
         protocols.evaluate_ranking(np.zeros((3, data.n_items)), data)
     with pytest.raises(ValueError, match="'val' or 'test'"):
         data.candidates("train")
+
+
+def _normalised(function: ast.FunctionDef) -> str:
+    """The function's code without its docstring and type annotations (comments are gone)."""
+    body = function.body
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+        body = body[1:]
+    args = function.args
+    for arg in (*args.posonlyargs, *args.args, *args.kwonlyargs):
+        arg.annotation = None
+    clean = ast.FunctionDef(name=function.name, args=args, body=body, decorator_list=[],
+                            returns=None, type_params=[])
+    return ast.dump(ast.fix_missing_locations(clean))
+
+
+def test_the_exercise_of_notebook_06_and_the_package_hold_the_same_hit_rate_and_ndcg() -> None:
+    notebook = json.loads((ROOT / "solutions" / "06_implicit_feedback.ipynb").read_text())
+    cells = ["".join(cell["source"]) for cell in notebook["cells"]
+             if cell["cell_type"] == "code" and "def hit_rate_and_ndcg(" in "".join(cell["source"])]
+    assert len(cells) == 1, "06 teaches hit_rate_and_ndcg in exactly one cell"
+    taught = next(node for node in ast.parse(cells[0]).body if isinstance(node, ast.FunctionDef))
+    package = ast.parse(inspect.getsource(protocols.hit_rate_and_ndcg)).body[0]
+    assert _normalised(taught) == _normalised(package), (
+        "notebook 06's hit_rate_and_ndcg (exercise 2) and reclab.protocols.hit_rate_and_ndcg "
+        "differ: change both")
