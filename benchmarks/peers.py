@@ -10,7 +10,7 @@ refitted on ``train`` (fit + validation) and scored once on the test items.
 
 Example:
     >>> [peer.name for peer in PEERS if peer.split == "loo"]
-    ['EASE', 'ALS', 'BPR']
+    ['EASE', 'EASE, recency-weighted', 'ALS', 'BPR']
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ import scipy.sparse as sp
 from reclab import protocols
 from reclab.errors import ReclabError
 
-__all__ = ["PEERS", "SEED", "SELECT_ON", "Peer", "PeerResult", "ease_scores", "run_peer"]
+__all__ = ["PEERS", "SEED", "SELECT_ON", "Peer", "PeerResult", "ease_scores", "ease_weights",
+           "recency_weights", "run_peer"]
 
 #: Seed of every peer's own randomness (Surprise SVD/SVD++, implicit ALS/BPR, row shuffling).
 SEED = 42
@@ -107,8 +108,21 @@ def _history(data: protocols.LeaveOneOut, on: str) -> sp.csr_matrix:
     return {"val": data.seen_fit, "test": data.seen_train}[on].astype(np.float32).tocsr()
 
 
+def ease_weights(user_items: sp.spmatrix, l2: float) -> np.ndarray:
+    """EASE (Steck, WWW 2019): item weights ``B = I − P / diag(P)``, ``P = (XᵀX + λI)⁻¹``.
+
+    Column j is the ridge regression of item j on the other items (``diag(B) = 0``).
+    """
+    gram = (user_items.T @ user_items).toarray().astype(np.float64)
+    gram[np.diag_indices_from(gram)] += l2
+    inverse = np.linalg.inv(gram)
+    weights = -inverse / np.diag(inverse)
+    np.fill_diagonal(weights, 0.0)
+    return weights
+
+
 def ease_scores(user_items: sp.spmatrix, l2: float) -> np.ndarray:
-    """EASE (Steck, WWW 2019): scores ``X B`` with ``B = I − P / diag(P)``, ``P = (XᵀX + λI)⁻¹``.
+    """EASE's scores ``X B`` for every user and item (see :func:`ease_weights`).
 
     Example:
         >>> import scipy.sparse as sp
@@ -116,16 +130,35 @@ def ease_scores(user_items: sp.spmatrix, l2: float) -> np.ndarray:
         >>> ease_scores(x, l2=1.0).round(3).tolist()
         [[0.5, 0.333, 0.0], [0.0, 0.333, 0.0]]
     """
-    gram = (user_items.T @ user_items).toarray().astype(np.float64)
-    gram[np.diag_indices_from(gram)] += l2
-    inverse = np.linalg.inv(gram)
-    weights = -inverse / np.diag(inverse)
-    np.fill_diagonal(weights, 0.0)
-    return np.asarray(user_items @ weights)
+    return np.asarray(user_items @ ease_weights(user_items, l2))
 
 
 def _ease(data: protocols.LeaveOneOut, on: str, l2: float) -> np.ndarray:
     return ease_scores(_history(data, on), l2)
+
+
+def recency_weights(history: pd.DataFrame, n_users: int, n_items: int,
+                    tau: float) -> sp.csr_matrix:
+    """Each user's row with weight exp(−k/τ) on their k-th most recent item (k = 0 latest).
+
+    Timestamp ties go to the row further down the table, as in ``reclab.splits.leave_one_out``.
+
+    Example:
+        >>> h = pd.DataFrame({"user_idx": [0, 0], "item_idx": [1, 0], "timestamp": [1, 2]})
+        >>> recency_weights(h, 1, 2, tau=1.0).toarray().round(3).tolist()
+        [[1.0, 0.368]]
+    """
+    latest_first = history.iloc[::-1].sort_values("timestamp", ascending=False, kind="stable")
+    k = latest_first.groupby("user_idx").cumcount().to_numpy()
+    return sp.csr_matrix((np.exp(-k / tau), (latest_first["user_idx"].to_numpy(),
+                                              latest_first["item_idx"].to_numpy())),
+                         shape=(n_users, n_items))
+
+
+def _ease_recent(data: protocols.LeaveOneOut, on: str, l2: float, tau: float) -> np.ndarray:
+    """EASE's item weights (fitted on the binary history) applied to a recency-weighted row."""
+    recent = recency_weights(data.history(on), data.n_users, data.n_items, tau)
+    return np.asarray(recent @ ease_weights(_history(data, on), l2))
 
 
 @contextlib.contextmanager
@@ -158,6 +191,9 @@ PEERS: tuple[Peer, ...] = (
         "KNNBaseline", sim_options={"name": "pearson_baseline", "user_based": False},
         verbose=False)),
     Peer("EASE", "numpy", "loo", _ease, {"l2": [50.0, 100.0, 200.0, 400.0, 800.0]}),
+    # the same weights scoring a row that favours what the user did last (DESIGN.md, 07's bar)
+    Peer("EASE, recency-weighted", "numpy", "loo", _ease_recent,
+         {"l2": [100.0, 300.0, 1000.0], "tau": [5.0, 10.0, 30.0]}),
     # ALS: confidence alpha left at implicit's default (1.0); BPR: regularization 0.01.
     Peer("ALS", "implicit", "loo", _implicit("als"), {
         "factors": [32, 64, 128], "regularization": [0.01, 0.1, 1.0], "iterations": [15, 30]}),

@@ -55,11 +55,20 @@ def test_ease_is_the_closed_form_ridge_regression_with_a_zero_diagonal() -> None
         assert np.allclose(scores[:, j], a @ w, atol=1e-8)
 
 
+def test_recency_weights_favour_the_latest_row_and_break_ties_by_file_order() -> None:
+    history = pd.DataFrame({"user_idx": [0, 0, 0, 1], "item_idx": [2, 0, 1, 1],
+                            "timestamp": [5, 9, 9, 3]})
+    weights = peers.recency_weights(history, 2, 3, tau=2.0).toarray()
+    # user 0: item 1 (the later row of the two at t=9) is the latest, then item 0, then 2
+    assert np.allclose(weights[0], [np.exp(-0.5), 1.0, np.exp(-1.0)])
+    assert np.allclose(weights[1], [0.0, 1.0, 0.0])
+
+
 def test_the_registry_has_one_shape_per_protocol() -> None:
     names = [peer.name for peer in peers.PEERS]
     assert len(names) == len(set(names))
     loo = [peer for peer in peers.PEERS if peer.split == "loo"]
-    assert {peer.name for peer in loo} == {"EASE", "ALS", "BPR"}
+    assert {peer.name for peer in loo} == {"EASE", "EASE, recency-weighted", "ALS", "BPR"}
     assert all(peer.grid for peer in loo), "every implicit peer is tuned"
     assert {peer.split for peer in peers.PEERS} == {"u1", "loo"}
 
