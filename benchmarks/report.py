@@ -72,6 +72,8 @@ def implicit_table(rows: pd.DataFrame) -> pd.DataFrame:
 def headline(rows: pd.DataFrame) -> pd.DataFrame:
     """The best neural model and the best tuned peer, each chosen on ``val_ndcg@10_full``.
 
+    Notebook rows other than popularity are the neural models (06, 07).
+
     Example:
         >>> rows = pd.DataFrame({"model": ["GMF", "EASE"], "kind": ["notebook", "peer"],
         ...                      "split": "loo", "source": ["06", "numpy"],
@@ -84,8 +86,9 @@ def headline(rows: pd.DataFrame) -> pd.DataFrame:
     if table.empty or VAL_KEY not in table.columns:
         return pd.DataFrame()
     chosen = {}
+    learned = table["model"] != "popularity"  # the baseline is neither neural nor a peer
     for kind in ("notebook", "peer"):
-        group = table[(table["kind"] == kind) & table[VAL_KEY].notna()]
+        group = table[(table["kind"] == kind) & table[VAL_KEY].notna() & learned]
         if group.empty:
             return pd.DataFrame()
         chosen[kind] = group.loc[group[VAL_KEY].idxmax()]

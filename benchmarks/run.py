@@ -209,8 +209,9 @@ def run(out: Path, skip_notebooks: bool = False, *, solutions: Path = ROOT / "so
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: 0 when everything ran and rescored cleanly, else 1 (problems listed)."""
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__
-                                     .split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.run",
+        description="The reclab benchmark: the labs' models vs tuned library peers.")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks")
     parser.add_argument("--skip-notebooks", action="store_true",
                         help="reuse results/ instead of executing the solution notebooks")

@@ -123,9 +123,10 @@ def test_implicit_table_and_headline_compare_with_the_best_peer_chosen_on_valida
     rows = pd.DataFrame([_loo_row("ALS", "peer", 0.4, val=0.08),
                          _loo_row("EASE", "peer", 0.5, val=0.07),   # better on test only
                          _loo_row("GMF", "notebook", 0.45, val=0.09),
-                         _loo_row("MLP", "notebook", 0.6, val=0.01)])
+                         _loo_row("MLP", "notebook", 0.6, val=0.01),
+                         _loo_row("popularity", "notebook", 0.1, val=0.5)])  # not a model
     table = report.implicit_table(rows)
-    assert table["model"].tolist() == ["MLP", "EASE", "GMF", "ALS"]
+    assert table["model"].tolist() == ["MLP", "EASE", "GMF", "ALS", "popularity"]
     assert table.loc[table["model"] == "GMF", "hr@10_full ÷ best peer"].item() == 0.9
     best = report.headline(rows)
     assert list(best.columns)[1:3] == ["neural: GMF (x)", "peer: ALS"]
