@@ -121,13 +121,14 @@ def collect(results_dir: Path, u1_test: pd.DataFrame) -> tuple[pd.DataFrame, lis
     """Every recorded row on u1 or loo, u1 rows rescored; returns ``(rows, problems)``."""
     table = results.results_table(split=None)
     problems, rows = [], []
-    if "predictions" in table:
-        shared = table[table.duplicated(["notebook", "predictions"], keep=False)
-                       & table["predictions"].notna()]
-        for (notebook, file), group in shared.groupby(["notebook", "predictions"]):
+    if "predictions" in table:  # rows sharing one file cannot be rescored: left out, reported
+        shared = table.duplicated(["notebook", "predictions"], keep=False) & table[
+            "predictions"].notna()
+        for (notebook, file), group in table[shared].groupby(["notebook", "predictions"]):
             problems.append(f"{notebook}: models {', '.join(map(repr, group['model']))} share "
-                            f"the prediction file {file}, so only the last one is on disk: "
-                            "give them names that differ in letters or digits")
+                            f"the prediction file {file}, so only the last one is on disk "
+                            "(left out here): give them names that differ in letters or digits")
+        table = table[~shared]
     packages = {peer.name: peer.package for peer in PEERS}
     for row in table.to_dict("records"):
         where, split = f"{row['notebook']} / {row['model']}", row["split"]

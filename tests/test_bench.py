@@ -219,5 +219,6 @@ def test_collect_reports_two_models_that_share_one_prediction_file(results_dir: 
     good = truth[["user_id", "item_id"]].assign(prediction=[4.0])
     for name in ("MF a", "MF_a"):  # two names, one file name
         results.record_result("02_x", name, {"rmse": 0.0, "mae": 0.0}, predictions=good)
-    _, problems = run.collect(results_dir, truth)
+    rows, problems = run.collect(results_dir, truth)
     assert any("'MF a', 'MF_a' share the prediction file MF_a.csv" in p for p in problems)
+    assert rows.empty  # neither is shown with the other's numbers
