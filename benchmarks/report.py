@@ -29,6 +29,11 @@ __all__ = ["HEADLINE", "Report", "explicit_table", "headline", "implicit_table",
 HEADLINE: tuple[str, ...] = METRIC_KEYS[:4]
 #: A model's "chosen on validation" key (the peers are tuned on it too).
 VAL_KEY = "val_ndcg@10_full"
+#: Published u1 RMSEs, context only (different code, tuning and hardware; never rerun here).
+PUBLISHED_U1 = pd.DataFrame(
+    [("GC-MC", 0.910, "van den Berg, Kipf & Welling 2017 (0.905 with side features)"),
+     ("IGMC", 0.905, "Zhang & Chen, ICLR 2020"), ("Sparse FC", 0.895, "Muller et al., ICML 2018"),
+     ("GLocal-K", 0.889, "Han et al., CIKM 2021")], columns=["model", "u1 RMSE", "reference"])
 
 
 @dataclass
@@ -126,6 +131,7 @@ def render_markdown(report: Report) -> str:
     out += ["## Explicit feedback: canonical u1 split", "", report.protocols.get("u1", ""), "",
             _markdown(explicit_table(report.rows),
                       ["model", "source", "rmse", "mae", "train_seconds", "rmse ÷ best peer"]),
+            "", "Published on u1 (context, not rerun here):", "", _markdown(PUBLISHED_U1, digits=3),
             ""]
     out += ["## Implicit feedback: leave-one-out", "", report.protocols.get("loo", ""), ""]
     best = headline(report.rows)
@@ -159,6 +165,7 @@ def report_to_json(report: Report) -> dict[str, Any]:
         "explicit": _records(explicit_table(report.rows)),
         "implicit": _records(implicit_table(report.rows)),
         "headline": _records(headline(report.rows)),
+        "published_u1_not_rerun": _records(PUBLISHED_U1),
         "tuning": {name: {"grid": {k: list(v) for k, v in info["grid"].items()},
                           "chosen": info["chosen"], "select_on": VAL_KEY,
                           "tried": _records(info["table"])}

@@ -55,7 +55,10 @@ PROTOCOLS = {
            f"interactions; k = {protocols.K}, ties count against the model; coverage@10 = "
            "share of the 1,682 items in at least one full-ranking top-10 list. Peers are "
            f"tuned on the validation items ({SELECT_ON}), then refitted on fit + validation; "
-           "notebook models keep the weights of the epoch chosen on validation.",
+           "notebook models keep the weights of the epoch chosen on validation. Compare "
+           "within this protocol only: 415 users rated several movies in their last second, "
+           "and holding out their highest item id instead moves popularity's full HR@10 from "
+           "0.086 to 0.050.",
 }
 
 
