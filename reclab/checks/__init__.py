@@ -1,23 +1,33 @@
-"""Self-checks the labs call right after each exercise.
+"""Self-checks the labs call right after each exercise: the one scaffold every check uses.
 
 A check prints ``✓ …`` when the answer is right, and otherwise raises :class:`CheckFailed`
-with a message that says *what* is wrong (shape, dtype, range, the failing case) and a hint.
-``CheckFailed`` is an ``AssertionError``, so nbgrader counts it as a failed test, but the
-student reads a sentence, not a bare assertion: Jupyter shows a failed check as its
-message alone, without the traceback through reclab's own code
-(``CheckFailed._render_traceback_``); every other exception keeps its usual traceback.
+with a message that says *what* is wrong and a hint. ``CheckFailed`` is an
+``AssertionError``, so nbgrader counts it as a failed test, but the student reads a
+sentence, not a bare assertion: Jupyter shows a failed check as its message alone, wrapped
+at word boundaries to 100 characters, without the traceback through reclab's own code
+(``CheckFailed._render_traceback_``).
 
-Exercise-specific checks live in one submodule per notebook, named after it
-(``reclab.checks.movielens_tour`` for ``00_movielens_tour``), built on the helpers here.
+The scaffold, used by the one-module-per-notebook checks (``reclab.checks.movielens_tour``
+for ``00_movielens_tour``, …):
+
+- :func:`fail` / :func:`passed`: the ✗ and ✓ lines;
+- :func:`call_student`: call the student's function; an exercise not written yet (its stub
+  raises ``NotImplementedError``) becomes "<name> is not written yet", any other exception
+  one line naming it (never the raw traceback), ``None`` a reminder to ``return``;
+- :func:`model_layers`: every layer of a Keras model, nested models included;
+- :func:`check_metric_bar`: a quality bar ("RMSE on u1.test at most 0.94");
+- :func:`first_line`: "ValueError: first line of its message" (grading uses it too).
 
 Example:
-    >>> check_shape(np.zeros((3, 2)), (3, 2), "scores")
-    ✓ scores has shape (3, 2)
+    >>> call_student(lambda x: x + 1, "add_one", 1)
+    2
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import textwrap
+import traceback
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -26,15 +36,38 @@ import pandas as pd
 __all__ = [
     "CheckFailed",
     "call_student",
-    "check_close",
-    "check_columns",
-    "check_dtype_kind",
-    "check_finite",
-    "check_range",
-    "check_shape",
+    "check_metric_bar",
     "fail",
+    "first_line",
+    "model_layers",
+    "not_written_yet",
     "passed",
+    "wrap",
 ]
+
+WIDTH = 100
+"""The longest line a check prints (JupyterLab wraps longer stderr lines mid-word)."""
+
+
+def wrap(text: str, width: int = WIDTH, first_indent: int = 0) -> list[str]:
+    """Wrap each line of ``text`` at word boundaries to ``width`` characters.
+
+    ``first_indent`` is the room taken on the very first line by a prefix printed before
+    it; continuation lines of a paragraph are indented by two spaces.
+
+    Example:
+        >>> wrap("one two three four", width=10)
+        ['one two', '  three', '  four']
+    """
+    lines: list[str] = []
+    for number, paragraph in enumerate(text.splitlines() or [""]):
+        pad = first_indent if number == 0 else 0
+        pieces = textwrap.wrap(" " * pad + paragraph, width=width, subsequent_indent="  ",
+                               break_long_words=False, break_on_hyphens=False)
+        if pad and pieces:
+            pieces[0] = pieces[0][pad:]
+        lines += pieces or [""]
+    return lines
 
 
 class CheckFailed(AssertionError):
@@ -42,16 +75,44 @@ class CheckFailed(AssertionError):
 
     def _render_traceback_(self) -> list[str]:
         """How IPython/Jupyter shows a failed check: the message alone, in red, no frames."""
-        lines = str(self).splitlines() or [""]
-        return [f"\x1b[1;31m✗ Check failed:\x1b[0m {lines[0]}", *lines[1:]]
-
+        prefix = "✗ Check failed: "
+        lines = wrap(str(self), first_indent=len(prefix))
+        return [f"\x1b[1;31m{prefix}\x1b[0m{lines[0]}", *lines[1:]]
 
 
 def fail(what: str, hint: str | None = None) -> None:
-    """Raise :class:`CheckFailed` with ``what`` went wrong and an optional ``hint``."""
+    """Raise :class:`CheckFailed` with ``what`` went wrong and an optional ``hint``.
+
+    Example:
+        >>> fail("the ratings are strings.", "convert them with .astype(float).")
+        Traceback (most recent call last):
+        reclab.checks.CheckFailed: the ratings are strings.
+        Hint: convert them with .astype(float).
+    """
     __tracebackhide__ = True
     message = what if hint is None else f"{what}\nHint: {hint}"
-    raise CheckFailed(message)
+    raise CheckFailed(message) from None
+
+
+def passed(message: str) -> None:
+    """Print the ✓ line of a passed check (wrapped at word boundaries).
+
+    Example:
+        >>> passed("the ratings lie in 1-5")
+        ✓ the ratings lie in 1-5
+    """
+    print("\n".join(wrap(f"✓ {message}")))
+
+
+def first_line(exc: BaseException) -> str:
+    """``"TypeName: first line of the message"`` (just the type name if it has none).
+
+    Example:
+        >>> first_line(ValueError("bad shape\\nmore detail"))
+        'ValueError: bad shape'
+    """
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
 
 
 def _short_repr(value: Any) -> str:
@@ -64,157 +125,141 @@ def _short_repr(value: Any) -> str:
 
     if scipy.sparse.issparse(value):
         return f"<sparse {value.shape}>"
-    return repr(value)
+    text = repr(value)
+    return text if len(text) <= 40 else f"<{type(value).__name__}>"
 
 
-def call_student(fn: Callable[..., Any], name: str, *args: Any, **kwargs: Any) -> Any:
+def _raised_in(exc: BaseException) -> str:
+    """The name of the function whose ``raise`` ended the traceback of ``exc``."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    return frames[-1].name if frames else ""
+
+
+def not_written_yet(exc: NotImplementedError, name: str) -> str:
+    """The message for a stub: ``name`` itself, or the not-yet-written function it calls.
+
+    Example:
+        >>> not_written_yet(NotImplementedError(), "build_model").splitlines()[0]
+        'build_model is not written yet (it still raises NotImplementedError).'
+    """
+    where = _raised_in(exc)
+    short = name.split("(")[0]
+    if where and where not in (short, "<module>", "<lambda>") and not where.startswith("_"):
+        head = (f"{name} calls {where}, which is not written yet (it still raises "
+                "NotImplementedError).")
+        todo = f"finish the exercise that defines {where} first and run its cell"
+    else:
+        head = f"{name} is not written yet (it still raises NotImplementedError)."
+        todo = "finish the exercise"
+    return (f"{head}\nHint: {todo}: replace `raise NotImplementedError` with your code, "
+            "run that cell, then run this check again.")
+
+
+def call_student(fn: Callable[..., Any], name: str, *args: Any,
+                 explain: Callable[[BaseException], str | None] | None = None,
+                 **kwargs: Any) -> Any:
     """Call the student's function; turn a stub, an exception or a ``None`` into a failure.
+
+    ``explain(exc)`` may return a specific message for an exception it recognises (the
+    generic "calling name(...) raised …" otherwise). The original exception stays
+    available as the failure's ``__context__``.
 
     Example:
         >>> call_student(lambda x: x + 1, "add_one", 1)
         2
     """
     __tracebackhide__ = True
+    if not callable(fn):
+        fail(f"pass the function {name} itself to the check (got a {type(fn).__name__}).")
     try:
         result = fn(*args, **kwargs)
-    except NotImplementedError:
-        fail(f"{name} is not written yet (it raises NotImplementedError).")
+    except NotImplementedError as exc:
+        raise CheckFailed(not_written_yet(exc, name)) from None
+    except CheckFailed:
+        raise
     except Exception as exc:
-        shown = ", ".join(
-            [*(_short_repr(a) for a in args), *(f"{k}={_short_repr(v)}" for k, v in kwargs.items())]
-        )
-        fail(f"calling {name}({shown}) raised {type(exc).__name__}: {exc}")
+        message = explain(exc) if explain is not None else None
+        if message is None:
+            shown = ", ".join([*(_short_repr(a) for a in args),
+                               *(f"{k}={_short_repr(v)}" for k, v in kwargs.items())])
+            message = f"calling {name}({shown}) raised {first_line(exc)}"
+        raise CheckFailed(message) from None
     if result is None:
         fail(f"{name} returned None: did it forget to `return` its result?")
     return result
 
 
-def passed(message: str) -> None:
-    """Print the ✓ line of a passed check."""
-    print(f"✓ {message}")
+def model_layers(model: Any, kind: type | tuple[type, ...] | None = None) -> list[Any]:
+    """Every layer of a Keras model, looking inside nested models; only ``kind`` if given.
+
+    Example:
+        >>> import keras
+        >>> inner = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+        >>> outer = keras.Sequential([keras.Input((3,)), inner, keras.layers.Dense(1)])
+        >>> [type(layer).__name__ for layer in model_layers(outer, keras.layers.Dense)]
+        ['Dense', 'Dense']
+    """
+    found = []
+    for layer in getattr(model, "layers", None) or []:
+        if kind is None or isinstance(layer, kind):
+            found.append(layer)
+        if getattr(layer, "layers", None):
+            found += model_layers(layer, kind)
+    return found
 
 
-def _as_array(value: Any, name: str) -> np.ndarray:
+def _metric(name: str, true: np.ndarray, pred: np.ndarray) -> float:
+    error = pred - true
+    if name == "rmse":
+        return float(np.sqrt(np.mean(error**2)))
+    if name == "mae":
+        return float(np.mean(np.abs(error)))
+    raise ValueError(f"metric must be 'rmse' or 'mae', got {name!r}")
+
+
+def check_metric_bar(
+    y_true: Sequence[float] | np.ndarray,
+    y_pred: Any,
+    bar: float,
+    *,
+    metric: str = "rmse",
+    name: str = "the model",
+    hint: str | Callable[[np.ndarray, float], str] | None = None,
+    data: str = "test",
+) -> float:
+    """Hold predictions for every row to a bar (``metric`` at most ``bar``); return the value.
+
+    Checks first that there is one finite prediction per row. ``hint`` (a string, or a
+    function of the predictions and the value) is shown when the bar is missed.
+
+    Example:
+        >>> round(check_metric_bar([4, 3, 5], [3.8, 3.4, 4.1], bar=1.0, name="MF"), 4)
+        ✓ MF: test RMSE 0.5802 <= 1.000
+        0.5802
+    """
     __tracebackhide__ = True
-    if value is None:
-        fail(f"{name} is None: did the function forget to `return` its result?")
+    label = metric.upper()
+    if y_pred is None:
+        fail(f"the predictions of {name} are None.",
+             "the cell that computes them must end with a value, not a print.")
+    true = np.asarray(y_true, dtype=float).ravel()
     try:
-        return np.asarray(value)
-    except Exception as exc:  # pragma: no cover - exotic inputs
-        fail(f"{name} cannot be read as an array ({type(value).__name__}: {exc})")
-    raise AssertionError("unreachable")
-
-
-def check_shape(value: Any, expected: Sequence[int], name: str, hint: str | None = None) -> None:
-    """Check an array-like's shape.
-
-    Example:
-        >>> check_shape([1, 2, 3], (3,), "ratings")
-        ✓ ratings has shape (3,)
-    """
-    __tracebackhide__ = True
-    shape = _as_array(value, name).shape
-    if tuple(shape) != tuple(expected):
-        fail(f"{name} has shape {tuple(shape)}, expected {tuple(expected)}.", hint)
-    passed(f"{name} has shape {tuple(expected)}")
-
-
-def check_dtype_kind(value: Any, kinds: str, name: str, hint: str | None = None) -> None:
-    """Check the dtype kind: ``"f"`` float, ``"i"`` signed int, ``"u"`` unsigned, ``"b"`` bool.
-
-    Example:
-        >>> check_dtype_kind(np.array([1.0]), "f", "scores")
-        ✓ scores has a float dtype
-    """
-    __tracebackhide__ = True
-    names = {"f": "float", "i": "integer", "u": "unsigned integer", "b": "boolean"}
-    dtype = _as_array(value, name).dtype
-    wanted = " or ".join(names.get(k, k) for k in kinds)
-    if dtype.kind not in kinds:
-        fail(f"{name} has dtype {dtype}, expected a {wanted} dtype.", hint)
-    passed(f"{name} has a {wanted} dtype")
-
-
-def check_finite(value: Any, name: str, hint: str | None = None) -> None:
-    """Check that an array has no NaN or infinite values.
-
-    Example:
-        >>> check_finite([0.5, 1.0], "loss")
-        ✓ loss has no NaN or infinite values
-    """
-    __tracebackhide__ = True
-    array = _as_array(value, name).astype(float)
-    bad = ~np.isfinite(array)
+        pred = np.asarray(y_pred, dtype=float)
+    except (TypeError, ValueError) as exc:
+        fail(f"the predictions of {name} cannot be read as numbers ({first_line(exc)}).")
+    if pred.ndim == 2 and pred.shape[1] == 1:
+        pred = pred[:, 0]
+    if pred.shape != true.shape:
+        fail(f"{name}: {pred.shape} predictions for {true.shape[0]} {data} ratings; there must "
+             f"be exactly one prediction per {data} row, in the table's order.",
+             "predict every row: give ids unseen in training the fallback prediction.")
+    bad = ~np.isfinite(pred)
     if bad.any():
-        fail(f"{name} has {int(bad.sum())} NaN or infinite value(s) out of {array.size}.", hint)
-    passed(f"{name} has no NaN or infinite values")
-
-
-def check_range(
-    value: Any, low: float, high: float, name: str, hint: str | None = None
-) -> None:
-    """Check that every value lies in ``[low, high]``.
-
-    Example:
-        >>> check_range([1, 5], 1, 5, "ratings")
-        ✓ ratings lie in [1, 5]
-    """
-    __tracebackhide__ = True
-    array = _as_array(value, name).astype(float)
-    outside = (array < low) | (array > high)
-    if outside.any():
-        fail(
-            f"{int(outside.sum())} of {array.size} values of {name} lie outside [{low}, {high}] "
-            f"(min {np.nanmin(array):.4g}, max {np.nanmax(array):.4g}).",
-            hint,
-        )
-    passed(f"{name} lie in [{low:g}, {high:g}]")
-
-
-def check_close(
-    actual: Any,
-    expected: Any,
-    name: str,
-    atol: float = 1e-6,
-    rtol: float = 1e-6,
-    hint: str | None = None,
-) -> None:
-    """Check values against the expected ones and report the worst mismatch.
-
-    Example:
-        >>> check_close(0.30000000000000004, 0.3, "0.1 + 0.2")
-        ✓ 0.1 + 0.2 is correct
-    """
-    __tracebackhide__ = True
-    got = _as_array(actual, name).astype(float)
-    want = np.asarray(expected, dtype=float)
-    if got.shape != want.shape:
-        fail(f"{name} has shape {got.shape}, expected {want.shape}.", hint)
-    close = np.isclose(got, want, atol=atol, rtol=rtol, equal_nan=True)
-    if not close.all():
-        worst = np.unravel_index(np.nanargmax(np.abs(got - want)), got.shape) if got.ndim else ()
-        where = f" at index {tuple(int(i) for i in worst)}" if got.ndim else ""
-        fail(
-            f"{name}: {int((~close).sum())} of {close.size} value(s) are wrong; "
-            f"e.g.{where} got {got[worst]:.6g}, expected {want[worst]:.6g}.",
-            hint,
-        )
-    passed(f"{name} is correct")
-
-
-def check_columns(
-    frame: Any, expected: Iterable[str], name: str, hint: str | None = None
-) -> None:
-    """Check that a DataFrame has (at least) the expected columns.
-
-    Example:
-        >>> check_columns(pd.DataFrame({"a": [1]}), ["a"], "table")
-        ✓ table has columns ['a']
-    """
-    __tracebackhide__ = True
-    if not isinstance(frame, pd.DataFrame):
-        fail(f"{name} should be a pandas DataFrame, got {type(frame).__name__}.", hint)
-    missing = [c for c in expected if c not in frame.columns]
-    if missing:
-        fail(f"{name} lacks column(s) {missing}; it has {list(frame.columns)}.", hint)
-    passed(f"{name} has columns {list(expected)}")
+        fail(f"{name}: {int(bad.sum())} predictions are NaN or infinite.",
+             "a diverging training (too high a learning rate?) gives NaN losses.")
+    value = _metric(metric, true, pred)
+    if value > bar:
+        text = hint(pred, value) if callable(hint) else hint
+        fail(f"{name}: {data} {label} {value:.4f} is above the bar {bar:.3f}.", text)
+    passed(f"{name}: {data} {label} {value:.4f} <= {bar:.3f}")
+    return value
