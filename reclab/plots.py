@@ -120,12 +120,15 @@ def plot_embedding_map(
     color_label: str | None = None,
     max_groups: int = 10,
     ax: Axes | None = None,
+    cmap: Any = "viridis",
+    norm: Any = None,
 ) -> Axes:
     """Scatter 2-D coordinates (e.g. t-SNE of embeddings), coloured, with a few points named.
 
     ``color`` holds one value per point: strings are categories (the ``max_groups − 1`` most
     frequent get their own colour and a legend entry, the rest are drawn in grey as "other"),
-    numbers go through a colour map with a colour bar. ``annotate`` maps point positions to
+    numbers go through ``cmap`` (and ``norm``, e.g. a ``BoundaryNorm`` per decade) with a
+    colour bar. ``annotate`` maps point positions to
     the text written next to them.
 
     Example:
@@ -145,7 +148,7 @@ def plot_embedding_map(
         if values.shape != (len(xy),):
             raise ValueError(f"color must hold one value per point ({len(xy)}), got {values.shape}")
         if values.dtype.kind in "iuf":
-            points = ax.scatter(xy[:, 0], xy[:, 1], c=values.astype(float), cmap="viridis",
+            points = ax.scatter(xy[:, 0], xy[:, 1], c=values.astype(float), cmap=cmap, norm=norm,
                                 **style)
             plt.colorbar(points, ax=ax, label=color_label or "")
         else:

@@ -25,8 +25,17 @@ import pandas as pd
 __all__ = ["record_result", "results_dir", "results_table"]
 
 
+def _checkout(folder: Path) -> bool:
+    return (folder / "pyproject.toml").is_file() and (folder / "reclab").is_dir()
+
+
 def results_dir() -> Path:
     """Return the results folder (created on first write, not here).
+
+    In order: ``$RECLAB_RESULTS``; ``results/`` of the checkout the working folder is in
+    (``solutions/``, ``labs/``, ``my-labs/`` all share it); ``results/`` of the checkout
+    whose ``reclab`` is imported (a student's folder elsewhere still shares the course's
+    table); ``./results``.
 
     Example:
         >>> results_dir().name
@@ -37,13 +46,16 @@ def results_dir() -> Path:
         return Path(env)
     here = Path.cwd().resolve()
     for folder in (here, *here.parents):
-        if (folder / "pyproject.toml").is_file() and (folder / "reclab").is_dir():
+        if _checkout(folder):
             return folder / "results"
+    package_checkout = Path(__file__).resolve().parents[1]
+    if _checkout(package_checkout):
+        return package_checkout / "results"
     return here / "results"
 
 
 def _slug(name: str) -> str:
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", name.strip()).strip("_")
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", name.strip().replace("+", "p")).strip("_")
     if not slug:
         raise ValueError(f"cannot make a file name from model name {name!r}")
     return slug
