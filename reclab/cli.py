@@ -54,6 +54,7 @@ def _grade(args: argparse.Namespace) -> int:
         solutions_dir=args.solutions,
         jobs=args.jobs,
         timeout=args.timeout,
+        sandbox=args.sandbox,
     )
 
 
@@ -96,8 +97,11 @@ def build_parser() -> argparse.ArgumentParser:
     grade_p.add_argument("--out", type=Path, required=True,
                          help="where grades.csv and feedback/ go")
     grade_p.add_argument("--solutions", type=Path, default=Path("solutions"))
-    grade_p.add_argument("--jobs", type=int, default=1, help="submissions graded in parallel")
+    grade_p.add_argument("--jobs", default="1",
+                         help="submissions graded in parallel, or 'auto' (the cores available)")
     grade_p.add_argument("--timeout", type=int, default=300, help="seconds allowed per cell")
+    grade_p.add_argument("--sandbox", choices=("auto", "bwrap", "none"), default="auto",
+                         help="run each kernel in a bubblewrap sandbox (auto: when bwrap works)")
     grade_p.set_defaults(func=_grade)
 
     bench_p = commands.add_parser("bench", help="compare the labs' models with Surprise/implicit")

@@ -26,6 +26,7 @@ import pytest
 
 from reclab import cli
 from reclab.course import registry
+from reclab.course import sandbox as sandboxing
 from reclab.course.build import generate_labs, reference_submission
 from reclab.course.grading import STATUSES, Grade, GradingError, grade, hash_tree, summary
 
@@ -52,6 +53,23 @@ record_result("00_toy_stats", "vandal", {"rmse": 9.9})
 """
 
 
+SECRET = "s3cr3t-do-not-read"
+SPY_CELL = """\
+import pathlib, socket
+for target in {targets!r}:
+    try:
+        print("read", target, pathlib.Path(target).read_text()[:200])
+    except OSError as exc:
+        print("blocked", target, type(exc).__name__)
+try:
+    socket.create_connection(("1.1.1.1", 53), timeout=2)
+    print("network: open")
+except OSError as exc:
+    print("network: blocked", type(exc).__name__)
+"""
+SANDBOXED = sandboxing.bwrap_problem() is None
+
+
 def _cell(nb: nbformat.NotebookNode, grade_id: str) -> nbformat.NotebookNode:
     return next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
 
@@ -65,7 +83,7 @@ def _write(folder: Path, student: str, name: str, content: nbformat.NotebookNode
         nbformat.write(content, path)
 
 
-def make_hostile_class(labs: dict[str, str], folder: Path) -> None:
+def make_hostile_class(labs: dict[str, str], folder: Path, secrets: list[Path]) -> None:
     """One student per case the grader must survive (see each line)."""
     lab = nbformat.reads(labs[f"{STATS}.ipynb"], as_version=4)
     good = reference_submission(lab, nbformat.read(TOY / f"{STATS}.ipynb", as_version=4))
@@ -96,6 +114,10 @@ def make_hostile_class(labs: dict[str, str], folder: Path) -> None:
     _write(folder, "grace", f"{STATS}.ipynb", b'{"cells": [{"cell_type": "code", ')  # bad JSON
     _write(folder, "heidi", f"{STATS}.ipynb", b"")  # 0 bytes
     _write(folder, "ivan", f"{STATS}.ipynb", nbformat.v4.new_notebook())  # no cells
+    pat = variant()  # right answers, and reads absolute paths and the network
+    targets = [str(p) for p in secrets] + [str(folder / "alice" / f"{STATS}.ipynb")]
+    pat.cells.insert(3, nbformat.v4.new_code_cell(SPY_CELL.format(targets=targets), id="spy"))
+    _write(folder, "pat", f"{STATS}.ipynb", pat)
     judy = variant()  # right answers, and vandalism outside her folder
     judy.cells.insert(3, nbformat.v4.new_code_cell(VANDAL_CELL, id="vandal"))
     _write(folder, "judy", f"{STATS}.ipynb", judy)
@@ -127,7 +149,9 @@ def toy(tmp_path_factory: pytest.TempPathFactory) -> Graded:
     """The hostile class, graded once with two jobs."""
     base = tmp_path_factory.mktemp("toy-grading")
     submissions = base / "submissions"
-    make_hostile_class(generate_labs(TOY), submissions)
+    secret = base / "instructor-secret.txt"  # outside every folder grading hands a kernel
+    secret.write_text(SECRET, encoding="utf-8")
+    make_hostile_class(generate_labs(TOY), submissions, [secret, TOY / f"{STATS}.ipynb"])
     before = hash_tree(submissions)
     rows = grade(submissions, base / "out", TOY, jobs=2, timeout=TOY_TIMEOUT,
                  scratch=base / "scratch")
@@ -162,6 +186,7 @@ def test_every_student_gets_a_row_for_every_lab(toy: Graded) -> None:
     ("heidi", 0, "empty", "the file is empty (0 bytes)"),
     ("ivan", 0, "empty", "the notebook has no cells"),
     ("judy", 3, "ok", "all 2 tests passed"),
+    ("pat", 3, "ok", "all 2 tests passed"),
     ("ken", 0, "ok", "not answered: ex_high, ex_mean"),
     ("leo", 1, "ok", "failed test_mean (0/2) AssertionError: hidden: a single rating"),
     ("mia", 0, "error", "the kernel died"),
@@ -197,10 +222,21 @@ def test_original_submissions_are_never_modified(toy: Graded) -> None:
 def test_a_vandal_reaches_neither_other_students_nor_the_repository(toy: Graded) -> None:
     assert _row(toy, "alice").score == 3 and _row(toy, "alice").status == "ok"
     escaped = list(toy.scratch.rglob("escaped.txt"))
-    assert escaped and all(toy.scratch in p.parents for p in escaped)
+    assert all(toy.scratch in p.parents for p in escaped)
+    assert not escaped if SANDBOXED else escaped, "sandboxed: the write stays in the sandbox"
     results = list(toy.scratch.rglob("00_toy_stats/metrics.csv"))
     assert results, "the graded notebook wrote its results inside its scratch course"
     assert not (ROOT / "results" / "00_toy_stats").exists()
+
+
+def test_a_sandboxed_kernel_reads_no_outside_file_and_has_no_network(toy: Graded) -> None:
+    assert SANDBOXED, f"grading is not sandboxed here: {sandboxing.bwrap_problem()}"
+    graded = next(toy.scratch.rglob(f"autograded/pat/{STATS}/{STATS}.ipynb"))
+    spy = next(c for c in nbformat.read(graded, as_version=4).cells if c.get("id") == "spy")
+    printed = "".join(o.get("text", "") for o in spy.outputs)
+    assert SECRET not in printed and "hidden:" not in printed and "read " not in printed, printed
+    assert printed.count("blocked") == 4, printed  # 3 files + the network
+    assert "network: blocked" in printed
 
 
 def test_feedback_is_nbgraders_html_for_every_submitted_file(toy: Graded) -> None:
@@ -218,7 +254,7 @@ def test_summary_tables_students_by_labs_and_counts_statuses(toy: Graded) -> Non
     text = summary(list(toy.rows.values()))
     assert text.splitlines()[0].split() == ["student", STATS, WORDS]
     assert "alice    3/3 ok" in text
-    assert "missing 14" in text.splitlines()[-1]
+    assert "missing 15" in text.splitlines()[-1]
 
 
 def test_cli_grades_and_prints_the_summary(

@@ -187,16 +187,26 @@ def create_course(
     return course
 
 
-def write_config(root: Path, *, timeout: int = 300) -> Path:
-    """Write ``nbgrader_config.json`` into a course folder and return its path."""
+def write_config(
+    root: Path, *, timeout: int = 300, extra: Mapping[str, Mapping[str, Any]] | None = None
+) -> Path:
+    """Write ``nbgrader_config.json`` into a course folder and return its path.
+
+    ``extra`` sections are merged into reclab's (e.g. the sandboxed kernel's settings).
+    """
     config = nbgrader_config(timeout=timeout)
+    for section, values in (extra or {}).items():
+        config.setdefault(section, {}).update(values)
     config["CourseDirectory"]["root"] = str(Path(root).resolve())
     path = Path(root) / CONFIG_FILE
     path.write_text(json.dumps(config, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     return path
 
 
-def copy_course(template: Course, lab: str, root: Path, *, timeout: int = 300) -> Course:
+def copy_course(
+    template: Course, lab: str, root: Path, *, timeout: int = 300,
+    extra: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Course:
     """Make a one-lab grading course in ``root`` from a template made by :func:`create_course`.
 
     It gets its own copy of the gradebook (one SQLite file per course: parallel graders never
@@ -206,7 +216,7 @@ def copy_course(template: Course, lab: str, root: Path, *, timeout: int = 300) -
     course.source(lab).parent.mkdir(parents=True, exist_ok=False)
     shutil.copyfile(template.source(lab), course.source(lab))
     shutil.copyfile(template.gradebook, course.gradebook)
-    write_config(course.root, timeout=timeout)
+    write_config(course.root, timeout=timeout, extra=extra)
     return course
 
 
@@ -460,6 +470,9 @@ def _run_task(task: Mapping[str, Any]) -> dict[str, Any]:
     if task["task"] == "generate":
         return _generate(root, task["labs"])
     if task["task"] == "autograde":
+        from reclab.course.ipc import SOCKETS_ENV, use_for_nbgrader
+
+        use_for_nbgrader(SOCKETS_ENV in task["env"])  # a sandboxed kernel: Unix sockets
         return _autograde(root, task["lab"], task["student"])
     raise ValueError(f"unknown task {task['task']!r}")
 

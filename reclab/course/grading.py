@@ -46,6 +46,7 @@ from typing import Any
 
 import nbformat
 
+from reclab.course import sandbox as sandboxing
 from reclab.course.build import solution_notebooks
 from reclab.course.driver import STUB_MESSAGE, Course, Worker, copy_course, create_course
 from reclab.errors import ReclabError
@@ -208,6 +209,7 @@ def _tamper_notes(notebook: nbformat.NotebookNode, lab: _Lab) -> list[str]:
 def _grade_one(
     template: Course, lab: _Lab, student: str, path: Path, workdir: Path, *,
     timeout: int, env: Mapping[str, str], feedback: Path, worker: Worker,
+    sandbox: str = "none", limits: sandboxing.Limits | None = None,
 ) -> Grade:
     """Grade one submission in a scratch course of its own; write its feedback HTML."""
     data, early, notes = _read_submission(path, lab)
@@ -216,12 +218,18 @@ def _grade_one(
         if early.status != "missing":
             _write_plain_feedback(feedback, early)
         return early
-    course = copy_course(template, lab.name, workdir / "course", timeout=timeout)
+    private = workdir / "kernel"  # the kernel's own writable folder (HOME, results, sockets)
+    extra = sandboxing.nbgrader_config(private) if sandbox == "bwrap" else None
+    course = copy_course(template, lab.name, workdir / "course", timeout=timeout, extra=extra)
     submitted = course.submitted(student, lab.name)
     submitted.parent.mkdir(parents=True)
     submitted.write_bytes(data or b"")
-    kernel_env = {"RECLAB_RESULTS": str(workdir / "results"), **env}
     limit = timeout * (lab.n_code_cells + 2) + 120
+    kernel_env = {"RECLAB_RESULTS": str(private / "results"), **env}
+    if sandbox == "bwrap":
+        limits = limits or sandboxing.Limits()
+        limits = dataclasses.replace(limits, cpu_seconds=limits.cpu_seconds or int(limit))
+        kernel_env.update(sandboxing.kernel_spec(private, [course.root / "autograded"], limits))
     start = time.monotonic()
     result = worker.run(
         {"task": "autograde", "root": str(course.root), "lab": lab.name, "student": student},
@@ -407,6 +415,8 @@ def grade(
     labs: Sequence[str] | None = None,
     scratch: Path | None = None,
     env: Mapping[str, str] | None = None,
+    sandbox: str = "auto",
+    limits: sandboxing.Limits | None = None,
 ) -> list[Grade]:
     """Grade every ``submissions/<student>/<lab>.ipynb``; write ``out/grades.csv`` and
     ``out/feedback/<student>/<lab>.html``; return the rows (sorted by student, lab).
@@ -414,6 +424,8 @@ def grade(
     ``labs`` defaults to every lab that at least one student submitted. ``scratch`` keeps
     the scratch courses (for debugging; default: a temporary folder, deleted). ``env`` adds
     variables to the kernels' environment. The original files are never written to.
+    ``sandbox`` (``auto``, ``bwrap``, ``none``; see :mod:`reclab.course.sandbox`) isolates each
+    kernel; ``auto`` prints a warning when it has to fall back to ``none``.
 
     Example:
         >>> rows = grade(Path("submissions"), Path("graded"), Path("solutions"))  # doctest: +SKIP
@@ -433,6 +445,9 @@ def grade(
         raise GradingError(f"no student folders in {submissions}: expected "
                            f"{submissions.name}/<student>/<lab>.ipynb")
     chosen = _choose_labs(submissions, students, known, labs)
+    mode, note = sandboxing.resolve(sandbox)
+    if mode != sandbox:
+        print(note, file=sys.stderr)
     before = hash_tree(submissions)
 
     workers = [Worker() for _ in range(jobs)]
@@ -461,6 +476,7 @@ def grade(
                     template, lab_info[lab], student, submissions / student / f"{lab}.ipynb",
                     workdir, timeout=timeout, env=dict(env or {}),
                     feedback=out / "feedback" / student / f"{lab}.html", worker=worker,
+                    sandbox=mode, limits=limits,
                 )
             finally:
                 idle.put(worker)
@@ -549,13 +565,36 @@ def _prefetch_data() -> None:
               "fail", file=sys.stderr)
 
 
+def available_cores() -> int:
+    """The CPU cores this process may use (``--jobs auto``).
+
+    Example:
+        >>> available_cores() >= 1
+        True
+    """
+    import os
+
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
 def grade_cli(
-    *, submissions: Path, out: Path, solutions_dir: Path, jobs: int = 1, timeout: int = 300
+    *, submissions: Path, out: Path, solutions_dir: Path, jobs: int | str = 1,
+    timeout: int = 300, sandbox: str = "auto",
 ) -> int:
     """``reclab grade SUBMISSIONS --out RESULTS``: grade, write, print the summary."""
     start = time.monotonic()
+    if jobs == "auto":
+        jobs = available_cores()
+    elif not str(jobs).isdigit():
+        raise GradingError(f"--jobs is a number or 'auto', not {jobs!r}")
+    jobs = int(jobs)
+    mode, note = sandboxing.resolve(sandbox)
+    print(note)
     _prefetch_data()
-    rows = grade(submissions, out, solutions_dir, jobs=jobs, timeout=timeout)
+    rows = grade(submissions, out, solutions_dir, jobs=jobs, timeout=timeout, sandbox=mode)
     print(summary(rows))
     executed = sum(row.seconds > 0 for row in rows)
     print(f"\n{len(rows)} rows, {executed} notebooks executed, in "
