@@ -24,7 +24,9 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
-STUDENT_CONFIG = REPO / "jupyter" / "student"
+# make lab's config; RECLAB_UI_JUPYTER_CONFIG=<dir> runs the test against another one (e.g. an
+# empty dir, to see it fail on the instructor tools nbgrader shows by default).
+STUDENT_CONFIG = Path(os.environ.get("RECLAB_UI_JUPYTER_CONFIG", REPO / "jupyter" / "student"))
 CHROMIUM = os.environ.get("RECLAB_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",

@@ -56,14 +56,6 @@ def shoot(page: Any, name: str) -> None:
     page.screenshot(path=str(shots / f"{name}.png"))
 
 
-def code_cell(page: Any, text: str) -> Any:
-    """The (single) code cell whose input contains ``text``."""
-    cells = page.locator(".jp-CodeCell").filter(
-        has=page.locator(".jp-InputArea-editor", has_text=text))
-    assert cells.count() == 1, f"expected one code cell containing {text!r}, found {cells.count()}"
-    return cells.first
-
-
 def scroll_into_view(page: Any, cell: Any) -> None:
     """Scroll the notebook's windowed panel until ``cell`` is on screen."""
     cell.scroll_into_view_if_needed()
@@ -106,12 +98,16 @@ def test_untouched_lab_stops_at_its_first_check_with_a_short_message(
     assert page.locator(".jp-Dialog").count() == 0
     page.locator(".lm-MenuBar-itemLabel", has_text=re.compile("^Run$")).click()
     page.locator(".lm-Menu-itemLabel", has_text=re.compile("^Run All Cells$")).click()
-    check = code_cell(page, "check_dot_model(build_dot_model")
-    error = check.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
-    error.wait_for(state="attached", timeout=240_000)
+    # Run All scrolls to each cell it runs and stops at the first error: wait for that error.
+    stderr = ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
+    error = page.locator(f".jp-CodeCell {stderr}").first
+    error.wait_for(state="attached", timeout=300_000)
     wait_idle(page)
-    scroll_into_view(page, check)
+    check = error.locator("xpath=ancestor::div[contains(@class, 'jp-CodeCell')][1]")
+    scroll_into_view(page, error)
     shoot(page, "lab_01_first_check")
+    source = check.locator(".jp-InputArea-editor").text_content() or ""
+    assert "check_dot_model(build_dot_model" in source, f"the first error is in: {source!r}"
     message = error.text_content() or ""
     lines = message.strip().splitlines()
     assert lines[0].startswith("✗ Check failed:"), message
@@ -119,8 +115,7 @@ def test_untouched_lab_stops_at_its_first_check_with_a_short_message(
     assert "Traceback" not in message and "File " not in message and "---" not in message, message
     assert len(lines) <= 4 and max(map(len, lines)) <= 100, message
     # Everything above the check ran cleanly; nothing below it ran (Run All stopped there).
-    errors = page.locator(".jp-CodeCell .jp-OutputArea-output"
-                          "[data-mime-type='application/vnd.jupyter.stderr']")
+    errors = page.locator(f".jp-CodeCell {stderr}")
     assert errors.count() == 1, [e.text_content() for e in errors.all()]
     prompts = [p.strip() for p in page.locator(".jp-CodeCell .jp-InputPrompt").all_text_contents()]
     ran = [p for p in prompts if re.fullmatch(r"\[\d+\]:", p)]
@@ -192,3 +187,18 @@ def test_opening_and_saving_a_lab_changes_nothing(
         f"committed: {json.dumps(before['metadata'])}\nsaved:     {json.dumps(after['metadata'])}")
     assert after == before, "saving in JupyterLab changed the notebook beyond its metadata"
     assert not dirty, "JupyterLab marked the untouched lab as modified on opening"
+
+
+def test_validate_button_lists_what_is_not_done(page: Any, lab_url: str, token: str) -> None:
+    """nbgrader's Validate button (kept for students) works on an untouched lab: it runs the
+    notebook and lists the exercises that still raise the stub error, in one results dialog."""
+    open_lab(page, lab_url, token, "00_movielens_tour.ipynb")
+    page.locator(".jp-NotebookPanel-toolbar .validate-button jp-button").click()
+    dialog = page.locator(".jp-Dialog")
+    dialog.wait_for(state="visible", timeout=300_000)
+    page.wait_for_selector(".jp-Dialog .jp-Dialog-header", state="visible")
+    text = dialog.text_content() or ""
+    shoot(page, "lab_00_validate")
+    assert "Validation Results" in text, text
+    assert "Exercise: write your code here" in text, text
+    assert "exchange" not in text.lower(), text
