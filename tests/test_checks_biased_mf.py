@@ -77,7 +77,7 @@ def test_sigmoid_range_stub_raises_not_implemented():
     def stub(x, low, high):
         raise NotImplementedError
 
-    with pytest.raises(NotImplementedError):
+    with pytest.raises(CheckFailed, match=r"^sigmoid_range is not written yet"):
         check_sigmoid_range(stub)
 
 
@@ -239,7 +239,7 @@ def test_biased_mf_stub_raises_not_implemented():
     def stub(*args, **kwargs):
         raise NotImplementedError
 
-    with pytest.raises(NotImplementedError):
+    with pytest.raises(CheckFailed, match=r"^build_biased_mf is not written yet"):
         check_biased_mf(stub)
 
 
@@ -268,3 +268,27 @@ def test_rmse_wrong_length_and_nan_fail():
     with pytest.raises(CheckFailed, match=r"NaN"):
         check_test_rmse([1.0, 2.0], [np.nan, 2.0])
     check_test_rmse([1.0, 2.0], np.array([[1.0], [2.0]]), max_rmse=0.1)
+
+
+def test_biased_mf_that_calls_an_unwritten_sigmoid_range_names_sigmoid_range():
+    import keras
+
+    def sigmoid_range(x, low, high):
+        raise NotImplementedError
+
+    def build_biased_mf(n_users, n_items, dim, global_mean, rating_range=(1.0, 5.0), **_):
+        user = keras.Input(shape=(), dtype="int32", name="user")
+        item = keras.Input(shape=(), dtype="int32", name="item")
+        p_u = keras.layers.Embedding(n_users, dim, name="user_factors")(user)
+        q_i = keras.layers.Embedding(n_items, dim, name="item_factors")(item)
+        rating = sigmoid_range(keras.ops.sum(p_u * q_i, axis=-1), *rating_range)
+        return keras.Model([user, item], rating)
+
+    with pytest.raises(CheckFailed) as failure:
+        check_biased_mf(build_biased_mf)
+    message = str(failure.value)
+    assert message.startswith("build_biased_mf calls sigmoid_range, which is not written yet")
+    assert "finish the exercise that defines sigmoid_range" in message
+    rendered = failure.value._render_traceback_()
+    assert all(len(line) <= 100 + len("\x1b[1;31m\x1b[0m") for line in rendered)
+    assert not any("Traceback" in line for line in rendered)

@@ -191,11 +191,11 @@ def test_none_is_caught():
 
 
 def test_stub_raises_not_implemented():
-    def stub(ratings, min_count):
+    def average_rating(ratings, min_count):
         raise NotImplementedError
 
-    with pytest.raises(NotImplementedError):
-        check_average_rating(stub)
+    with pytest.raises(CheckFailed, match=r"^average_rating is not written yet"):
+        check_average_rating(average_rating)
 
 
 def test_real_data_case_catches_a_wrong_real_answer(ratings):
@@ -444,17 +444,13 @@ def test_python_loop_over_the_ratings_is_refused(answer):
     assert "groupby(train['item_id']).agg(['sum', 'size'])" in message
 
 
-def test_far_too_slow_answer_is_refused(monkeypatch):
-    import reclab.checks.movielens_tour as tour
-
-    # on 5,000 rows the answer takes ~0.2 s, the reference ~2 ms: lower the 1 s floor
-    monkeypatch.setattr(tour, "_MIN_TIME_LIMIT", 0.05)
+def test_filtering_the_table_once_per_movie_is_refused_without_timing_it():
     rng = np.random.default_rng(0)
     small = pd.DataFrame({"user_id": rng.integers(1, 200, 5000),
                           "item_id": rng.integers(1, 200, 5000),
                           "rating": rng.integers(1, 6, 5000)})
-    with pytest.raises(CheckFailed, match=r"took .* s on the training ratings \(5,000 rows\), "
-                       r"where a vectorised version takes .*\n.*one groupby"):
+    with pytest.raises(CheckFailed, match=r"reads the whole table once per movie or user: on "
+                       r"the training ratings \(5,000 rows\)(.|\n)*one groupby"):
         check_user_item_biases(one_mask_per_movie, small)
 
 
@@ -497,7 +493,7 @@ def test_line_counter_restores_the_previous_trace_function():
     previous = sys.gettrace()
     sys.settrace(tracer)
     try:
-        lines = tour._count_own_lines(dict_loop, 10**9, tour._synthetic_ratings(n=1000))
+        lines, _ = tour._count_own_lines(dict_loop, 10**9, tour._synthetic_ratings(n=1000))
         assert sys.gettrace() is tracer
     finally:
         sys.settrace(previous)

@@ -217,7 +217,7 @@ def test_stub_raises_not_implemented():
     def stub(n_users, n_items, dim):
         raise NotImplementedError
 
-    with pytest.raises(NotImplementedError):
+    with pytest.raises(CheckFailed, match=r"^build_dot_model is not written yet"):
         check_dot_model(stub)
 
 

@@ -132,7 +132,8 @@ def _short_repr(value: Any) -> str:
 def _raised_in(exc: BaseException) -> str:
     """The name of the function whose ``raise`` ended the traceback of ``exc``."""
     frames = traceback.extract_tb(exc.__traceback__)
-    return frames[-1].name if frames else ""
+    # frame 0 is the check's call, frame 1 the student's function: deeper is something it calls
+    return frames[-1].name if len(frames) > 2 else ""
 
 
 def not_written_yet(exc: NotImplementedError, name: str) -> str:

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from reclab.checks import fail, passed
+from reclab.checks import CheckFailed, fail, not_written_yet, passed
 
 __all__ = ["check_biased_mf", "check_sigmoid_range", "check_test_rmse"]
 
@@ -94,8 +94,8 @@ def check_sigmoid_range(sigmoid_range: Callable[[Any, float, float], Any]) -> No
         call = f"sigmoid_range(x={x.tolist()}, low={low}, high={high})"
         try:
             out = sigmoid_range(keras.ops.convert_to_tensor(x.astype("float32")), low, high)
-        except NotImplementedError:
-            raise
+        except NotImplementedError as exc:
+            raise CheckFailed(not_written_yet(exc, "sigmoid_range")) from None
         except Exception as exc:
             fail(f"{call} raised {type(exc).__name__}: {exc}",
                  "use keras.ops (keras.ops.sigmoid), which works on tensors.")
@@ -117,8 +117,8 @@ def check_sigmoid_range(sigmoid_range: Callable[[Any, float, float], Any]) -> No
         x_in = keras.Input(shape=(3,))
         model = keras.Model(x_in, sigmoid_range(x_in, 1.0, 5.0))
         got = _to_numpy(model(np.array([[-30.0, 0.0, 30.0]], dtype="float32")), "the model")
-    except NotImplementedError:
-        raise
+    except NotImplementedError as exc:
+        raise CheckFailed(not_written_yet(exc, "sigmoid_range")) from None
     except Exception as exc:
         fail(
             f"sigmoid_range fails inside a Keras model ({type(exc).__name__}: "
@@ -149,8 +149,8 @@ def _build(build: Callable, *args: Any, **kwargs: Any) -> Any:
             f"{', ' if kwargs else ''}{', '.join(f'{k}={v!r}' for k, v in kwargs.items())})")
     try:
         model = build(*args, **kwargs)
-    except NotImplementedError:
-        raise
+    except NotImplementedError as exc:
+        raise CheckFailed(not_written_yet(exc, "build_biased_mf")) from None
     except Exception as exc:
         fail(f"{call} raised {type(exc).__name__}: {exc}",
              "inside the model use keras.ops and keras.layers, and sizes as Python ints.")

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from reclab.checks import fail, passed
+from reclab.checks import CheckFailed, fail, not_written_yet, passed
 from reclab.checks.biased_mf import check_test_rmse
 
 __all__ = ["check_masked_mse", "check_mlp_recommender", "check_test_rmse"]
@@ -84,8 +84,8 @@ def check_mlp_recommender(
     call = f"build_mlp({n_u}, {n_i}, {k}, {mu}, hidden={widths}, dropout={rate})"
     try:
         model = build_mlp(n_u, n_i, k, mu, hidden=widths, dropout=rate)
-    except NotImplementedError:
-        raise
+    except NotImplementedError as exc:
+        raise CheckFailed(not_written_yet(exc, "build_mlp")) from None
     except Exception as exc:
         fail(f"{call} raised {_first_line(exc)}",
              "use keras.layers (Concatenate, Dense, Dropout) on the embedding outputs.")
@@ -192,8 +192,8 @@ def _call(masked_mse: Callable, y_true: np.ndarray, y_pred: np.ndarray, case: st
 
     try:
         out = masked_mse(keras.ops.convert_to_tensor(y_true), keras.ops.convert_to_tensor(y_pred))
-    except NotImplementedError:
-        raise
+    except NotImplementedError as exc:
+        raise CheckFailed(not_written_yet(exc, "masked_mse")) from None
     except Exception as exc:
         fail(f"{case}: masked_mse raised {_first_line(exc)}",
              "use keras.ops on the two tensors (keras.ops.not_equal, keras.ops.cast, "

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from reclab.checks import fail, passed
+from reclab.checks import CheckFailed, fail, not_written_yet, passed
 
 __all__ = ["check_dot_model", "check_test_predictions"]
 
@@ -56,8 +56,8 @@ def _build(build: Callable, n_users: int, n_items: int, dim: int) -> Any:
     error: Exception | None = None
     try:
         model = build(n_users, n_items, dim)
-    except NotImplementedError:
-        raise
+    except NotImplementedError as exc:
+        raise CheckFailed(not_written_yet(exc, "build_dot_model")) from None
     except Exception as exc:  # reported below, outside the except block: no chained traceback
         error = exc
     if error is not None:
