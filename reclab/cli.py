@@ -55,7 +55,26 @@ def _grade(args: argparse.Namespace) -> int:
         jobs=args.jobs,
         timeout=args.timeout,
         sandbox=args.sandbox,
+        canvas=args.canvas,
+        shard=args.shard,
     )
+
+
+def _grade_merge(args: argparse.Namespace) -> int:
+    from reclab.course import grading
+
+    return grading.merge_cli(shards=args.shards, out=args.out, canvas=args.canvas)
+
+
+def _merge_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="reclab grade merge",
+        description="combine the output folders of `reclab grade --shard i/n` runs")
+    parser.add_argument("shards", type=Path, nargs="+", help="each shard's --out folder")
+    parser.add_argument("--out", type=Path, required=True, help="the merged gradebook's folder")
+    parser.add_argument("--canvas", action="store_true", help="also write canvas.csv")
+    parser.set_defaults(func=_grade_merge)
+    return parser
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -92,7 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
     build_p.add_argument("--labs", type=Path, default=Path("labs"))
     build_p.set_defaults(func=_labs_build)
 
-    grade_p = commands.add_parser("grade", help="grade submitted labs with nbgrader autograde")
+    grade_p = commands.add_parser(
+        "grade", help="grade submitted labs with nbgrader ('grade merge': combine shards)")
     grade_p.add_argument("submissions", type=Path, help="folder of <student>/<lab>.ipynb")
     grade_p.add_argument("--out", type=Path, required=True,
                          help="where grades.csv and feedback/ go")
@@ -102,6 +122,11 @@ def build_parser() -> argparse.ArgumentParser:
     grade_p.add_argument("--timeout", type=int, default=300, help="seconds allowed per cell")
     grade_p.add_argument("--sandbox", choices=("auto", "bwrap", "none"), default="auto",
                          help="run each kernel in a bubblewrap sandbox (auto: when bwrap works)")
+    grade_p.add_argument("--canvas", action="store_true",
+                         help="also write canvas.csv, a Canvas gradebook import file")
+    grade_p.add_argument("--shard", default=None, metavar="I/N",
+                         help="grade only shard I of N of the students (Slurm arrays, CI "
+                              "matrices); combine with `reclab grade merge`")
     grade_p.set_defaults(func=_grade)
 
     bench_p = commands.add_parser("bench", help="compare the labs' models with Surprise/implicit")
@@ -114,7 +139,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the ``reclab`` command line and return its exit code."""
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:2] == ["grade", "merge"]:
+        args = _merge_parser().parse_args(argv[2:])
+    else:
+        args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:

@@ -114,6 +114,14 @@ def make_hostile_class(labs: dict[str, str], folder: Path, secrets: list[Path]) 
     _write(folder, "grace", f"{STATS}.ipynb", b'{"cells": [{"cell_type": "code", ')  # bad JSON
     _write(folder, "heidi", f"{STATS}.ipynb", b"")  # 0 bytes
     _write(folder, "ivan", f"{STATS}.ipynb", nbformat.v4.new_notebook())  # no cells
+    for student, cheat in (  # nothing answered, and the grading attacked from the kernel
+        ("quinn", "get_ipython().set_custom_exc((BaseException,), lambda *a, **k: None)"),
+        ("rosa", "import reclab.checks\nsetattr(reclab.checks, 'fail', lambda *a, **k: None)"),
+        ("sam", "exec('get_ipython().set_custom_exc((BaseException,), lambda *a, **k: None)')"),
+    ):
+        cheater = copy.deepcopy(lab)
+        cheater.cells.insert(3, nbformat.v4.new_code_cell(cheat, id="cheat"))
+        _write(folder, student, f"{STATS}.ipynb", cheater)
     pat = variant()  # right answers, and reads absolute paths and the network
     targets = [str(p) for p in secrets] + [str(folder / "alice" / f"{STATS}.ipynb")]
     pat.cells.insert(3, nbformat.v4.new_code_cell(SPY_CELL.format(targets=targets), id="spy"))
@@ -187,6 +195,10 @@ def test_every_student_gets_a_row_for_every_lab(toy: Graded) -> None:
     ("ivan", 0, "empty", "the notebook has no cells"),
     ("judy", 3, "ok", "all 2 tests passed"),
     ("pat", 3, "ok", "all 2 tests passed"),
+    ("quinn", 0, "tampered", "cell cheat changes how IPython handles exceptions (set_custom_exc)"
+                             ": the tests after it get no points"),
+    ("rosa", 0, "tampered", "cell cheat replaces an attribute of reclab.checks"),
+    ("sam", 0, "tampered", "cell cheat runs code the grader cannot read (exec)"),
     ("ken", 0, "ok", "not answered: ex_high, ex_mean"),
     ("leo", 1, "ok", "failed test_mean (0/2) AssertionError: hidden: a single rating"),
     ("mia", 0, "error", "the kernel died"),
@@ -250,11 +262,56 @@ def test_feedback_is_nbgraders_html_for_every_submitted_file(toy: Graded) -> Non
     assert "the file is empty" in (toy.out / "feedback" / "heidi" / f"{STATS}.html").read_text()
 
 
+def test_wide_and_canvas_tables_have_one_row_per_student(toy: Graded, tmp_path: Path) -> None:
+    import pandas as pd
+
+    from reclab.course.grading import write_canvas_csv
+
+    wide = pd.read_csv(toy.out / "grades_wide.csv")
+    students = sorted(p.name for p in toy.submissions.iterdir())
+    assert list(wide.columns) == ["student", STATS, WORDS, "total"]
+    assert wide["student"].tolist() == students
+    alice = wide.set_index("student").loc["alice"]
+    assert (alice[STATS], alice[WORDS], alice["total"]) == (3, 1, 4)
+    canvas = pd.read_csv(write_canvas_csv(list(toy.rows.values()), tmp_path / "canvas.csv"))
+    assert list(canvas.columns[:5]) == ["Student", "ID", "SIS User ID", "SIS Login ID",
+                                        "Section"]
+    assert canvas.iloc[0]["Student"].strip() == "Points Possible"
+    assert (canvas.iloc[0][STATS], canvas.iloc[0][WORDS]) == (3, 1)
+    assert canvas["SIS Login ID"].iloc[1:].tolist() == students
+
+
+SHARDED = ["alice", "bob", "dave", "frank", "grace", "ken", "leo"]
+
+
+def test_three_shards_merged_equal_one_unsharded_run(toy: Graded, tmp_path: Path) -> None:
+    from reclab.course.grading import merge
+
+    submissions = tmp_path / "class"
+    for student in SHARDED:
+        shutil.copytree(toy.submissions / student, submissions / student)
+    outs = [tmp_path / f"shard-{i}" for i in (1, 2, 3)]
+    sizes = [len(grade(submissions, out, TOY, jobs=2, timeout=TOY_TIMEOUT, shard=(i, 3)))
+             for i, out in enumerate(outs, start=1)]
+    assert sum(sizes) == 2 * len(SHARDED) and max(sizes) < 2 * len(SHARDED), sizes
+    with pytest.raises(GradingError, match="shard\\(s\\) 3/3 missing"):
+        merge(outs[:2], tmp_path / "partial")
+    with pytest.raises(GradingError, match="given twice"):
+        merge([outs[0], outs[0], *outs[1:]], tmp_path / "twice")
+    merged = merge(outs, tmp_path / "merged")
+    unsharded = sorted((r for r in toy.rows.values() if r.student in SHARDED),
+                       key=lambda r: (r.student, r.lab))
+    assert [r.row() for r in merged] == [r.row() for r in unsharded]
+    for row in merged:
+        page = tmp_path / "merged" / "feedback" / row.student / f"{row.lab}.html"
+        assert page.is_file() == (row.status != "missing"), row
+
+
 def test_summary_tables_students_by_labs_and_counts_statuses(toy: Graded) -> None:
     text = summary(list(toy.rows.values()))
     assert text.splitlines()[0].split() == ["student", STATS, WORDS]
     assert "alice    3/3 ok" in text
-    assert "missing 15" in text.splitlines()[-1]
+    assert "missing 18" in text.splitlines()[-1]
 
 
 def test_cli_grades_and_prints_the_summary(

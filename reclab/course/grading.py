@@ -27,7 +27,6 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import csv
 import dataclasses
 import hashlib
 import html
@@ -37,10 +36,9 @@ import shutil
 import sys
 import tempfile
 import time
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +47,23 @@ import nbformat
 from reclab.course import sandbox as sandboxing
 from reclab.course.build import solution_notebooks
 from reclab.course.driver import STUB_MESSAGE, Course, Worker, copy_course, create_course
+from reclab.course.gradebook import (
+    SHARD_FILE,
+    STATUSES,
+    CellGrade,
+    Grade,
+    GradingError,
+    _num,
+    merge,
+    read_grades_csv,
+    shard_of,
+    summary,
+    wide_table,
+    write_canvas_csv,
+    write_grades_csv,
+    write_wide_csv,
+)
+from reclab.course.integrity import scan_cells
 from reclab.errors import ReclabError
 
 __all__ = [
@@ -56,67 +71,21 @@ __all__ = [
     "CellGrade",
     "Grade",
     "GradingError",
+    "available_cores",
     "grade",
     "grade_cli",
     "hash_tree",
+    "merge",
+    "read_grades_csv",
+    "shard_of",
     "summary",
+    "wide_table",
+    "write_canvas_csv",
     "write_grades_csv",
+    "write_wide_csv",
 ]
 
-STATUSES = ("ok", "tampered", "error", "timeout", "missing", "empty", "invalid")
-CSV_COLUMNS = ("student", "lab", "score", "max_score", "status", "message")
 TIMEOUT_ERROR = "CellTimeoutError"
-
-
-class GradingError(ReclabError):
-    """The class cannot be graded at all (bad folders, no labs); one student's problem never
-    raises this: it becomes that student's status."""
-
-
-@dataclass(frozen=True)
-class CellGrade:
-    """The score of one graded cell and the error it raised (``""`` if none)."""
-
-    grade_id: str
-    score: float
-    max_score: float
-    error: str = ""
-
-
-@dataclass(frozen=True)
-class Grade:
-    """One row of ``grades.csv``: a student's lab, its score, status and plain message.
-
-    Example:
-        >>> g = Grade("ann", "00_tour", 3.0, 3.0, "ok", "all 2 tests passed")
-        >>> g.row()
-        {'student': 'ann', 'lab': '00_tour', 'score': '3', 'max_score': '3', 'status': 'ok', \
-'message': 'all 2 tests passed'}
-    """
-
-    student: str
-    lab: str
-    score: float
-    max_score: float
-    status: str
-    message: str
-    cells: tuple[CellGrade, ...] = field(default=(), compare=False)
-    #: cells that raised before the first exercise cell ("setup raised ImportError")
-    early_errors: tuple[str, ...] = field(default=(), compare=False)
-    #: wall-clock seconds spent grading it
-    seconds: float = field(default=0.0, compare=False)
-
-    def row(self) -> dict[str, str]:
-        """The CSV row."""
-        return {
-            "student": self.student, "lab": self.lab, "score": _num(self.score),
-            "max_score": _num(self.max_score), "status": self.status, "message": self.message,
-        }
-
-
-def _num(value: float) -> str:
-    """``3.0`` → ``'3'``, ``2.5`` → ``'2.5'``."""
-    return f"{round(float(value), 2):g}"
 
 
 @dataclass(frozen=True)
@@ -206,6 +175,16 @@ def _tamper_notes(notebook: nbformat.NotebookNode, lab: _Lab) -> list[str]:
 # ------------------------------------------------------------------------- grading ---
 
 
+def _kernel_tampering(data: bytes) -> list[tuple[str, str]]:
+    """``(cell id, reason)`` of each student cell that attacks the grading from the kernel."""
+    notebook = nbformat.reads(data.decode("utf-8"), as_version=4)
+    code = [c for c in notebook.cells if c.cell_type == "code"]
+    cells = [(c.source, not c.get("metadata", {}).get("nbgrader", {}).get("locked", False))
+             for c in code]
+    return [(code[i].get("id", "") or f"cell {i}", "; ".join(reasons))
+            for i, reasons in scan_cells(cells)]
+
+
 def _grade_one(
     template: Course, lab: _Lab, student: str, path: Path, workdir: Path, *,
     timeout: int, env: Mapping[str, str], feedback: Path, worker: Worker,
@@ -236,7 +215,8 @@ def _grade_one(
         cwd=workdir, env=kernel_env, limit=limit,
     )
     grade_row = dataclasses.replace(
-        _interpret(student, lab, result.answer, notes, result.killed_after, result.stderr),
+        _interpret(student, lab, result.answer, notes, result.killed_after, result.stderr,
+                   _kernel_tampering(data or b"")),
         seconds=round(time.monotonic() - start, 1),
     )
     produced = course.feedback(student, lab.name)
@@ -250,9 +230,13 @@ def _grade_one(
 
 def _interpret(
     student: str, lab: _Lab, answer: Mapping[str, Any] | None, notes: list[str],
-    killed_after: float | None, stderr: str,
+    killed_after: float | None, stderr: str, tampering: Sequence[tuple[str, str]] = (),
 ) -> Grade:
-    """Turn a worker's answer into a score, a status and a plain message."""
+    """Turn a worker's answer into a score, a status and a plain message.
+
+    ``tampering`` (from :mod:`reclab.course.integrity`): the test cells after the first such
+    cell score 0 whatever they printed.
+    """
     if answer is None:
         if killed_after is not None:
             message = (f"grading was stopped after {killed_after:.0f} s: the notebook kept "
@@ -267,11 +251,16 @@ def _interpret(
         c["name"] for c in answer.get("comments", []) if c.get("auto_comment") == "No response."
     )
     errors_by_cell = {c["grade_id"] or c["id"] or f"cell {c['index']}": c for c in cells}
+    position = {c["id"]: c["index"] for c in cells if c["id"]}
+    subverted_from = min((position.get(cell_id, -1) for cell_id, _ in tampering), default=None)
     cell_grades = []
     for grade_id, g in grades.items():
         errs = errors_by_cell.get(grade_id, {}).get("errors", [])
-        cell_grades.append(CellGrade(grade_id, float(g["score"] or 0.0),
-                                     float(g["max_score"] or 0.0),
+        score = float(g["score"] or 0.0)
+        if subverted_from is not None and (
+                errors_by_cell.get(grade_id, {}).get("index", 10**9) > subverted_from):
+            score = 0.0
+        cell_grades.append(CellGrade(grade_id, score, float(g["max_score"] or 0.0),
                                      _error_text(errs[0]) if errs else ""))
     score = sum(c.score for c in cell_grades)
     max_score = sum(c.max_score for c in cell_grades) or lab.max_score
@@ -300,6 +289,10 @@ def _interpret(
         return Grade(student, lab.name, score, max_score, status,
                      f"nbgrader could not grade it: {reason}", tuple(cell_grades), early_errors)
     parts = list(notes)
+    if tampering:
+        cell_id, reason = tampering[0]
+        more = f" (+{len(tampering) - 1} more cells)" if len(tampering) > 1 else ""
+        parts.insert(0, f"cell {cell_id} {reason}{more}: the tests after it get no points")
     if timeouts:
         parts.append(f"{_listing(timeouts)} ran longer than the time limit and "
                      f"{'was' if len(timeouts) == 1 else 'were'} stopped")
@@ -319,7 +312,7 @@ def _interpret(
         parts.append("the test passed")
     else:
         parts.append(f"all {len(cell_grades)} tests passed")
-    status = ("timeout" if timeouts else "error" if crashes
+    status = ("tampered" if tampering else "timeout" if timeouts else "error" if crashes
               else "tampered" if notes else "ok")
     return Grade(student, lab.name, score, max_score, status, "; ".join(parts),
                  tuple(cell_grades), early_errors)
@@ -417,15 +410,20 @@ def grade(
     env: Mapping[str, str] | None = None,
     sandbox: str = "auto",
     limits: sandboxing.Limits | None = None,
+    canvas: bool = False,
+    shard: tuple[int, int] | None = None,
 ) -> list[Grade]:
-    """Grade every ``submissions/<student>/<lab>.ipynb``; write ``out/grades.csv`` and
+    """Grade every ``submissions/<student>/<lab>.ipynb``; write ``out/grades.csv`` (long),
+    ``out/grades_wide.csv`` (a row per student), with ``canvas`` ``out/canvas.csv``, and
     ``out/feedback/<student>/<lab>.html``; return the rows (sorted by student, lab).
 
     ``labs`` defaults to every lab that at least one student submitted. ``scratch`` keeps
     the scratch courses (for debugging; default: a temporary folder, deleted). ``env`` adds
     variables to the kernels' environment. The original files are never written to.
     ``sandbox`` (``auto``, ``bwrap``, ``none``; see :mod:`reclab.course.sandbox`) isolates each
-    kernel; ``auto`` prints a warning when it has to fall back to ``none``.
+    kernel; ``auto`` prints a warning when it has to fall back to ``none``. ``shard=(i, n)``
+    grades only the students of shard ``i`` of ``n`` (:func:`shard_of`) and writes
+    ``out/shard.json``; :func:`merge` combines the shards' folders.
 
     Example:
         >>> rows = grade(Path("submissions"), Path("graded"), Path("solutions"))  # doctest: +SKIP
@@ -441,10 +439,15 @@ def grade(
         raise GradingError("--jobs and --timeout must be at least 1")
     known = {p.stem: p for p in solution_notebooks(solutions_dir)}
     students = _students(submissions)
-    if not students:
+    if shard is not None:
+        index, count = shard
+        if not 1 <= index <= count:
+            raise GradingError(f"--shard {index}/{count}: i must be between 1 and n")
+        students = [s for s in students if shard_of(s, count) == index]
+    elif not students:
         raise GradingError(f"no student folders in {submissions}: expected "
                            f"{submissions.name}/<student>/<lab>.ipynb")
-    chosen = _choose_labs(submissions, students, known, labs)
+    chosen = _choose_labs(submissions, _students(submissions), known, labs)
     mode, note = sandboxing.resolve(sandbox)
     if mode != sandbox:
         print(note, file=sys.stderr)
@@ -494,6 +497,13 @@ def grade(
               f"(not by reclab): {', '.join(changed[:5])}", file=sys.stderr)
     rows.sort(key=lambda r: (r.student, r.lab))
     write_grades_csv(rows, out / "grades.csv")
+    write_wide_csv(rows, out / "grades_wide.csv")
+    if shard is not None:
+        (out / SHARD_FILE).write_text(json.dumps(
+            {"shard": shard[0], "of": shard[1], "students": students, "labs": chosen},
+            indent=1) + "\n", encoding="utf-8")
+    if canvas:
+        write_canvas_csv(rows, out / "canvas.csv")
     return rows
 
 
@@ -517,41 +527,12 @@ def _choose_labs(
     return chosen
 
 
-def write_grades_csv(rows: Sequence[Grade], path: Path) -> Path:
-    """Write ``grades.csv`` (``student, lab, score, max_score, status, message``)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
-        writer.writeheader()
-        for row in rows:
-            writer.writerow(row.row())
-    return path
-
-
-def summary(rows: Sequence[Grade]) -> str:
-    """A students × labs table of ``score/max status`` and the count of each status.
-
-    Example:
-        >>> print(summary([Grade("ann", "00_tour", 3, 3, "ok", ""),
-        ...                Grade("bob", "00_tour", 0, 3, "missing", "")]))
-        student  00_tour
-        ann      3/3 ok
-        bob      0/3 missing
-        <BLANKLINE>
-        ok 1 · missing 1
-    """
-    labs = sorted({r.lab for r in rows})
-    students = sorted({r.student for r in rows})
-    cell = {(r.student, r.lab): f"{_num(r.score)}/{_num(r.max_score)} {r.status}" for r in rows}
-    table = [["student", *labs]] + [
-        [s, *(cell.get((s, lab), "-") for lab in labs)] for s in students
-    ]
-    widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
-    lines = ["  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip()
-             for line in table]
-    counts = Counter(r.status for r in rows)
-    lines += ["", " · ".join(f"{s} {counts[s]}" for s in STATUSES if counts[s])]
-    return "\n".join(lines)
+def merge_cli(*, shards: Sequence[Path], out: Path, canvas: bool = False) -> int:
+    """``reclab grade merge SHARD_OUT... --out RESULTS``: one gradebook from the shards."""
+    rows = merge(shards, out, canvas=canvas)
+    print(summary(rows))
+    print(f"\n{len(rows)} rows from {len(shards)} shards\ngrades: {Path(out) / 'grades.csv'}")
+    return 0
 
 
 def _prefetch_data() -> None:
@@ -582,7 +563,7 @@ def available_cores() -> int:
 
 def grade_cli(
     *, submissions: Path, out: Path, solutions_dir: Path, jobs: int | str = 1,
-    timeout: int = 300, sandbox: str = "auto",
+    timeout: int = 300, sandbox: str = "auto", canvas: bool = False, shard: str | None = None,
 ) -> int:
     """``reclab grade SUBMISSIONS --out RESULTS``: grade, write, print the summary."""
     start = time.monotonic()
@@ -591,13 +572,21 @@ def grade_cli(
     elif not str(jobs).isdigit():
         raise GradingError(f"--jobs is a number or 'auto', not {jobs!r}")
     jobs = int(jobs)
+    cut = None
+    if shard is not None:
+        index, _, count = shard.partition("/")
+        if not (index.isdigit() and count.isdigit() and 1 <= int(index) <= int(count)):
+            raise GradingError(f"--shard is i/n with 1 ≤ i ≤ n (e.g. 2/8), not {shard!r}")
+        cut = (int(index), int(count))
     mode, note = sandboxing.resolve(sandbox)
     print(note)
     _prefetch_data()
-    rows = grade(submissions, out, solutions_dir, jobs=jobs, timeout=timeout, sandbox=mode)
+    rows = grade(submissions, out, solutions_dir, jobs=jobs, timeout=timeout, sandbox=mode,
+                 canvas=canvas, shard=cut)
     print(summary(rows))
     executed = sum(row.seconds > 0 for row in rows)
     print(f"\n{len(rows)} rows, {executed} notebooks executed, in "
           f"{time.monotonic() - start:.0f} s (jobs={jobs})\ngrades: {Path(out) / 'grades.csv'}"
+          f" (one row per student: {Path(out) / 'grades_wide.csv'})"
           f"\nfeedback: {Path(out) / 'feedback'}/")
     return 0
