@@ -292,3 +292,49 @@ def test_biased_mf_that_calls_an_unwritten_sigmoid_range_names_sigmoid_range():
     rendered = failure.value._render_traceback_()
     assert all(len(line) <= 100 + len("\x1b[1;31m\x1b[0m") for line in rendered)
     assert not any("Traceback" in line for line in rendered)
+
+
+def test_biased_mf_with_default_initialised_biases_is_refused():
+    def build(n_users, n_items, dim, global_mean, rating_range=(0.5, 5.5)):
+        low, high = rating_range
+
+        def body(user, item, dot):
+            b_u = ops.squeeze(keras.layers.Embedding(n_users, 1, name="user_bias")(user), -1)
+            b_i = ops.squeeze(keras.layers.Embedding(n_items, 1, name="item_bias")(item), -1)
+            return sigmoid_range_right(dot + b_u + b_i + _offset(global_mean, low, high),
+                                       low, high)
+
+        return _skeleton(n_users, n_items, dim, body)
+
+    with pytest.raises(CheckFailed, match=r"'user_bias' does not start at zero(.|\n)*zeros"):
+        check_biased_mf(build)
+
+
+def test_biased_mf_that_never_sets_rating_is_told_to_name_its_output_rating():
+    def build_biased_mf(n_users, n_items, dim, global_mean, rating_range=(1.0, 5.0)):
+        user = keras.Input(shape=(), dtype="int32", name="user")
+        item = keras.Input(shape=(), dtype="int32", name="item")
+        prediction = sigmoid_range_right(ops.sum(  # noqa: F841  (named prediction, not rating)
+            keras.layers.Embedding(n_users, dim)(user)
+            * keras.layers.Embedding(n_items, dim)(item), axis=-1), *rating_range)
+        return keras.Model([user, item], rating, name="biased_mf")  # noqa: F821
+
+    with pytest.raises(CheckFailed, match=r"variable named `rating`(.|\n)*rating = sigmoid_range"):
+        check_biased_mf(build_biased_mf)
+
+
+def test_missing_bias_layer_lists_each_layer_name_with_its_size():
+    def build(n_users, n_items, dim, global_mean, rating_range=(0.5, 5.5)):
+        low, high = rating_range
+
+        def body(user, item, dot):
+            b_u = ops.squeeze(_bias(n_users, "b_user")(user), axis=-1)
+            b_i = ops.squeeze(_bias(n_items, "item_bias")(item), axis=-1)
+            return sigmoid_range_right(dot + b_u + b_i + _offset(global_mean, low, high),
+                                       low, high)
+
+        return _skeleton(n_users, n_items, dim, body)
+
+    with pytest.raises(CheckFailed, match=r"user_factors \(\d+, \d+\), item_factors \(\d+, \d+\), "
+                       r"b_user \(\d+, 1\), item_bias \(\d+, 1\)"):
+        check_biased_mf(build)

@@ -132,7 +132,7 @@ def _mlp(kind="right"):
             if kind != "no_dropout":
                 x = keras.layers.Dropout(dropout)(x)
         z = keras.layers.Dense(1, activation="sigmoid" if kind == "sigmoid_out" else None)(x)
-        z = ops.squeeze(z, axis=-1)
+        z = z if kind == "unsqueezed" else ops.squeeze(z, axis=-1)
         if kind == "no_range":
             return keras.Model([user, item], z + global_mean)
         offset = 0.0 if kind == "no_offset" else _offset(global_mean, low, high)
@@ -181,3 +181,19 @@ def test_quality_bar_is_shared_with_notebook_02():
     assert check_test_rmse(y, y, max_rmse=0.925, name="ensemble") == 0.0
     with pytest.raises(CheckFailed, match=r"above the bar 0.925"):
         check_test_rmse(y, np.full(4, 3.25), max_rmse=0.925)
+
+
+def test_mlp_without_squeeze_is_refused_as_the_text_asks():
+    with pytest.raises(CheckFailed, match=r"shape \(batch,\) as the text asks(.|\n)*squeeze"):
+        check_mlp_recommender(_mlp("unsqueezed"))
+
+
+def test_mlp_that_never_sets_rating_is_told_to_name_its_output_rating():
+    right = _mlp()
+
+    def build_mlp(*args, **kwargs):
+        right(*args, **kwargs)
+        return keras.Model([], rating)  # noqa: F821  (the template's last line, nothing set)
+
+    with pytest.raises(CheckFailed, match=r"variable named `rating`(.|\n)*rating = sigmoid_range"):
+        check_mlp_recommender(build_mlp)

@@ -305,3 +305,17 @@ def test_missing_rows_fail():
 def test_nan_predictions_fail():
     with pytest.raises(CheckFailed, match=r"NaN"):
         check_test_predictions([1.0, 2.0], [np.nan, 2.0])
+
+
+def test_inputs_not_named_user_and_item_are_refused():
+    import keras
+
+    def build_dot_model(n_users, n_items, dim):
+        user = keras.Input(shape=(), dtype="int32", name="user_idx")
+        item = keras.Input(shape=(), dtype="int32", name="item_idx")
+        p = keras.layers.Embedding(n_users, dim)(user)
+        q = keras.layers.Embedding(n_items, dim)(item)
+        return keras.Model([user, item], keras.layers.Dot(axes=1)([p, q]))
+
+    with pytest.raises(CheckFailed, match=r"input is named 'user_idx'; name it 'user'"):
+        check_dot_model(build_dot_model)

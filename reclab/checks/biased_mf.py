@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from reclab.checks import CheckFailed, fail, not_written_yet, passed
+from reclab.checks import CheckFailed, fail, first_line, model_layers, not_written_yet, passed
 
 __all__ = ["check_biased_mf", "check_sigmoid_range", "check_test_rmse"]
 
@@ -152,7 +152,12 @@ def _build(build: Callable, *args: Any, **kwargs: Any) -> Any:
     except NotImplementedError as exc:
         raise CheckFailed(not_written_yet(exc, "build_biased_mf")) from None
     except Exception as exc:
-        fail(f"{call} raised {type(exc).__name__}: {exc}",
+        if isinstance(exc, NameError) and "'rating'" in str(exc):
+            fail(f"{call} raised {first_line(exc)}: the template's last line returns a "
+                 "variable named `rating`, and your code never sets it.",
+                 "name your output rating: rating = sigmoid_range(dot + b_u + b_i + offset, "
+                 "low, high).")
+        fail(f"{call} raised {first_line(exc)}",
              "inside the model use keras.ops and keras.layers, and sizes as Python ints.")
     if model is None:
         fail(f"{call} returned None: did you forget `return keras.Model(...)`?")
@@ -164,13 +169,7 @@ def _build(build: Callable, *args: Any, **kwargs: Any) -> Any:
 def _embeddings(model: Any) -> list[Any]:
     import keras
 
-    found = []
-    for layer in getattr(model, "layers", []):
-        if isinstance(layer, keras.layers.Embedding):
-            found.append(layer)
-        elif hasattr(layer, "layers"):
-            found += _embeddings(layer)
-    return found
+    return model_layers(model, keras.layers.Embedding)
 
 
 def _find_layers(model: Any, n_users: int, n_items: int, dim: int) -> dict[str, Any]:
@@ -184,8 +183,9 @@ def _find_layers(model: Any, n_users: int, n_items: int, dim: int) -> dict[str, 
         if layer is None:
             ones = [lay.name for lay in layers if lay.output_dim == 1]
             fail(
-                f"the model has no Embedding layer named {name!r} (its Embedding layers are "
-                f"{[lay.name for lay in layers]}, of sizes {shapes}"
+                f"the model has no Embedding layer named {name!r} (its Embedding layers, "
+                f"name (input_dim, output_dim): "
+                f"{', '.join(f'{lay.name} {(lay.input_dim, lay.output_dim)}' for lay in layers)}"
                 + (f"; {ones} have output_dim 1: name them" if ones else "") + ").",
                 _HINT_BIAS,
             )
@@ -209,6 +209,11 @@ def _find_layers(model: Any, n_users: int, n_items: int, dim: int) -> dict[str, 
         )
     found = {"user_factors": user_f[0], "item_factors": item_f[0],
              "user_bias": by_name["user_bias"], "item_bias": by_name["item_bias"]}
+    for name in ("user_bias", "item_bias"):
+        if np.any(np.asarray(found[name].get_weights()[0])):
+            fail(f"{name!r} does not start at zero: the text asks for biases initialised to "
+                 "zeros, so that the untrained model predicts exactly the global mean.",
+                 "keras.layers.Embedding(n, 1, embeddings_initializer=\"zeros\", name=...).")
     extra = [w.path for w in model.trainable_weights
              if not any(w is layer.embeddings for layer in found.values())]
     if extra:

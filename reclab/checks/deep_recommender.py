@@ -22,15 +22,10 @@ from typing import Any
 
 import numpy as np
 
-from reclab.checks import CheckFailed, fail, not_written_yet, passed
+from reclab.checks import CheckFailed, fail, first_line, not_written_yet, passed
 from reclab.checks.biased_mf import check_test_rmse
 
 __all__ = ["check_masked_mse", "check_mlp_recommender", "check_test_rmse"]
-
-
-def _first_line(exc: Exception) -> str:
-    text = str(exc)
-    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"
 
 
 # ------------------------------------------------------------------------------------------
@@ -87,7 +82,11 @@ def check_mlp_recommender(
     except NotImplementedError as exc:
         raise CheckFailed(not_written_yet(exc, "build_mlp")) from None
     except Exception as exc:
-        fail(f"{call} raised {_first_line(exc)}",
+        if isinstance(exc, NameError) and "'rating'" in str(exc):
+            fail(f"{call} raised {first_line(exc)}: the template's last line returns a "
+                 "variable named `rating`, and your code never sets it.",
+                 "name your output rating: rating = sigmoid_range(logit + offset, low, high).")
+        fail(f"{call} raised {first_line(exc)}",
              "use keras.layers (Concatenate, Dense, Dropout) on the embedding outputs.")
     if not isinstance(model, keras.Model):
         fail(f"{call} returned {type(model).__name__}, not a keras.Model: did you forget "
@@ -123,9 +122,11 @@ def check_mlp_recommender(
              f"{_dropout_rates(model)}).",
              "use the `dropout` argument: keras.layers.Dropout(dropout) after each hidden layer.")
     shape = tuple(model.outputs[0].shape)
-    if shape not in ((None,), (None, 1)):
-        fail(f"the model should output one rating per example, shape (batch,); its output "
-             f"shape is {shape}.", "keras.ops.squeeze(logit, axis=-1) on the (batch, 1) output.")
+    if shape != (None,):
+        fail(f"the model should output one rating per example, shape (batch,) as the text "
+             f"asks; its output shape is {shape}.",
+             "keras.ops.squeeze(keras.layers.Dense(1)(x), axis=-1) turns (batch, 1) into "
+             "(batch,).")
     passed(f"Dense widths {[*widths, 1]} on the {2 * k} concatenated numbers, ReLU, "
            f"Dropout({rate}), a linear output")
     users, items = (a.ravel().astype("int32") for a in np.meshgrid(
@@ -135,7 +136,7 @@ def check_mlp_recommender(
     try:
         out = model([users, items], training=False)
     except Exception as exc:
-        fail(f"calling the model on [user codes, item codes] failed ({_first_line(exc)}).")
+        fail(f"calling the model on [user codes, item codes] failed ({first_line(exc)}).")
     got = np.asarray(keras.ops.convert_to_numpy(out), dtype=float).reshape(len(users))
     if not np.allclose(got, mu, atol=1e-3):
         hint = ("the output is the middle of the range: add the global-mean offset "
@@ -160,7 +161,7 @@ def check_mlp_recommender(
         try:
             real = build_mlp(int(n_users), int(n_items), int(dim), mu, hidden=tuple(hidden))
         except Exception as exc:
-            fail(f"build_mlp at full size raised {_first_line(exc)}")
+            fail(f"build_mlp at full size raised {first_line(exc)}")
         sizes = [2 * int(dim), *hidden, 1]
         expected = (int(n_users) + int(n_items)) * int(dim) + sum(
             (a + 1) * b for a, b in itertools.pairwise(sizes))
@@ -195,7 +196,7 @@ def _call(masked_mse: Callable, y_true: np.ndarray, y_pred: np.ndarray, case: st
     except NotImplementedError as exc:
         raise CheckFailed(not_written_yet(exc, "masked_mse")) from None
     except Exception as exc:
-        fail(f"{case}: masked_mse raised {_first_line(exc)}",
+        fail(f"{case}: masked_mse raised {first_line(exc)}",
              "use keras.ops on the two tensors (keras.ops.not_equal, keras.ops.cast, "
              "keras.ops.sum, keras.ops.maximum).")
     if out is None:
@@ -300,7 +301,7 @@ def check_masked_mse(masked_mse: Callable[[Any, Any], Any]) -> None:
         model.compile(optimizer="adam", loss=masked_mse)
         history = model.fit(_Y_TRUE, _Y_TRUE, epochs=2, batch_size=2, verbose=0)
     except Exception as exc:
-        fail(f"masked_mse fails as a Keras loss in model.fit ({_first_line(exc)}).",
+        fail(f"masked_mse fails as a Keras loss in model.fit ({first_line(exc)}).",
              "inside fit, y_true and y_pred are symbolic tensors: use keras.ops only.")
     if not np.all(np.isfinite(history.history["loss"])):
         fail("training a tiny model with masked_mse gives a NaN loss.",

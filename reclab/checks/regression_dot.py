@@ -111,6 +111,11 @@ def _check_structure(model: Any, n_users: int, n_items: int, dim: int) -> tuple[
     user_layer = next(layer for layer in layers if layer.input_dim == n_users)
     item_layer = next(layer for layer in layers if layer is not user_layer)
     _check_wiring(model, user_layer, item_layer, n_users, n_items)
+    for position, tensor, wanted in zip(_ORDINALS, inputs, ("user", "item"), strict=False):
+        if getattr(tensor, "name", wanted) != wanted:
+            fail(f"the {position} input is named {tensor.name!r}; name it {wanted!r}: the "
+                 "training data are given by input name, {'user': codes, 'item': codes}.",
+                 f"keras.Input(shape=(), dtype='int32', name={wanted!r}).")
     extra = [w.path for w in model.trainable_weights
              if not any(w is layer.embeddings for layer in layers)]  # fmt: skip
     if extra:
