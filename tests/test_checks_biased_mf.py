@@ -338,3 +338,35 @@ def test_missing_bias_layer_lists_each_layer_name_with_its_size():
     with pytest.raises(CheckFailed, match=r"user_factors \(\d+, \d+\), item_factors \(\d+, \d+\), "
                        r"b_user \(\d+, 1\), item_bias \(\d+, 1\)"):
         check_biased_mf(build)
+
+
+class _History:
+    def __init__(self, val_rmse):
+        self.history = {"val_rmse": list(val_rmse), "loss": list(val_rmse)}
+
+
+def _spread_predictions():
+    rng = np.random.default_rng(0)
+    truth = rng.integers(1, 6, 500).astype(float)
+    return truth, np.clip(truth + rng.normal(0, 1.2, 500), 1, 5)
+
+
+def test_rmse_bar_missed_at_max_epochs_says_raise_max_epochs_not_patience():
+    truth, pred = _spread_predictions()
+    with pytest.raises(CheckFailed, match=r"stopped at max_epochs(.|\n)*raise max_epochs") as info:
+        check_test_rmse(truth, pred, max_rmse=0.5, history=_History([1.0, 0.98, 0.97, 0.96]))
+    assert "more patience would not help" in str(info.value)
+
+
+def test_rmse_bar_missed_after_early_stopping_suggests_regularising_or_patience():
+    truth, pred = _spread_predictions()
+    with pytest.raises(CheckFailed, match=r"regularise more(.|\n)*more patience"):
+        check_test_rmse(truth, pred, max_rmse=0.5, history=_History([1.0, 0.95, 0.96, 0.97]))
+
+
+def test_rmse_check_with_models_never_trained_says_finish_the_exercises():
+    truth, pred = _spread_predictions()
+    with pytest.raises(CheckFailed, match=r"I-AutoRec, 100 units were never trained(.|\n)*"
+                       r"finish every exercise above"):
+        check_test_rmse(truth, pred, max_rmse=0.5, name="biased MF",
+                        never_trained=["I-AutoRec, 500 units", "I-AutoRec, 100 units"])
