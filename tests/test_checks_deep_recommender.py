@@ -197,3 +197,13 @@ def test_mlp_that_never_sets_rating_is_told_to_name_its_output_rating():
 
     with pytest.raises(CheckFailed, match=r"variable named `rating`(.|\n)*rating = sigmoid_range"):
         check_mlp_recommender(build_mlp)
+
+
+def test_unguarded_numpy_masked_mse_is_told_about_numpy_before_nan():
+    def masked_mse(y_true, y_pred):
+        y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+        mask = y_true != 0
+        return float(((y_true - y_pred) ** 2)[mask].sum() / mask.sum())
+
+    with pytest.raises(CheckFailed, match=r"not differentiable(.|\n)*keras.ops, not numpy"):
+        check_masked_mse(masked_mse)
