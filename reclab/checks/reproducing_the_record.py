@@ -1,0 +1,236 @@
+"""Self-checks for ``08_reproducing_the_record``: local kernel, masked loss, selection, the bar.
+
+:func:`check_local_kernel` calls the student's ``local_kernel(u, v)`` on hand-made vectors
+(and under a gradient tape, where NumPy code would break); :func:`check_masked_half_sse`
+checks GLocal-K's reconstruction loss, half the *sum* of the squared errors over the observed
+entries; :func:`check_selection_gap` checks the test-selected vs validation-selected RMSE of
+two per-epoch curves; :func:`check_test_rmse` holds the notebook's best model to its bar.
+
+Example:
+    >>> check_test_rmse([4, 3, 5], [3.8, 3.4, 4.1], max_rmse=1.0)  # doctest: +ELLIPSIS
+    ✓ ...
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from reclab.checks import call_student, fail, passed
+from reclab.checks.biased_mf import check_test_rmse
+
+__all__ = ["check_local_kernel", "check_masked_half_sse", "check_selection_gap",
+           "check_test_rmse"]
+
+# ------------------------------------------------------------------------------------------
+# exercise 1: the local kernel
+
+_U = np.array([[0.0, 0.0], [0.5, 0.0], [2.0, 1.0]], dtype="float32")
+_V = np.array([[0.0, 0.0], [0.0, 0.5], [1.0, 0.0], [0.3, 0.4]], dtype="float32")
+
+
+def _kernel_reference(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    d2 = ((u[:, None, :] - v[None, :, :]) ** 2).sum(-1)
+    return np.maximum(0.0, 1.0 - d2)
+
+
+def _to_numpy(value: Any) -> np.ndarray:
+    import keras
+
+    return np.asarray(keras.ops.convert_to_numpy(value), dtype=float)
+
+
+def _kernel_diagnosis(got: np.ndarray, u: np.ndarray, v: np.ndarray) -> str | None:
+    d2 = ((u[:, None, :] - v[None, :, :]) ** 2).sum(-1)
+    wrong = {
+        "negative values: clip at 0 with keras.ops.maximum(0.0, 1.0 - squared_distance).":
+            1.0 - d2,
+        "it uses the distance ||u_i - v_j||, not its square: drop the square root.":
+            np.maximum(0.0, 1.0 - np.sqrt(d2)),
+        "it returns the squared distances themselves: the kernel is max(0, 1 - distance²).": d2,
+        "it uses exp(-distance²) (a Gaussian kernel); GLocal-K's kernel is max(0, 1 - distance²).":
+            np.exp(-d2),
+    }
+    for hint, value in wrong.items():
+        if value.shape == got.shape and np.allclose(got, value, atol=1e-4):
+            return hint
+    if got.shape == d2.T.shape:
+        return ("the result is transposed: rows belong to u (inputs), columns to v (outputs): "
+                "u[:, None, :] - v[None, :, :].")
+    return None
+
+
+def check_local_kernel(local_kernel: Callable[[Any, Any], Any]) -> None:
+    """Check ``local_kernel(u, v)`` = max(0, 1 - ||u_i - v_j||²), shape (len(u), len(v)).
+
+    Hand-made vectors in 2 dimensions with distances inside and outside the unit ball;
+    random 5-dimensional vectors; the gradient must reach ``u`` and ``v`` (TensorFlow
+    tensors, so the function must use ``keras.ops``), and be 0 where the kernel is 0.
+    """
+    __tracebackhide__ = True
+    import keras
+
+    if not callable(local_kernel):
+        fail(f"pass the function itself (got a {type(local_kernel).__name__}).")
+    got = _to_numpy(call_student(local_kernel, "local_kernel", keras.ops.convert_to_tensor(_U),
+                                 keras.ops.convert_to_tensor(_V)))
+    want = _kernel_reference(_U, _V)
+    if got.shape != want.shape:
+        fail(f"local_kernel(u, v) with u of shape {_U.shape} and v of shape {_V.shape} returned "
+             f"shape {got.shape}; expected {want.shape} (one value per pair: len(u) x len(v)).",
+             _kernel_diagnosis(got, _U, _V)
+             or "broadcast u[:, None, :] - v[None, :, :] and sum the squares over the last axis.")
+    if not np.allclose(got, want, atol=1e-5):
+        i, j = np.unravel_index(np.abs(got - want).argmax(), want.shape)
+        fail(f"u = {_U.tolist()}, v = {_V.tolist()}: entry ({i}, {j}) is {got[i, j]:.4g}, "
+             f"expected {want[i, j]:.4g} = max(0, 1 - ||u_{i} - v_{j}||²).",
+             _kernel_diagnosis(got, _U, _V))
+    passed("local_kernel gives max(0, 1 - ||u_i - v_j||²), one value per (input, output) pair")
+    rng = np.random.default_rng(0)
+    u5, v5 = (rng.normal(scale=0.4, size=(7, 5)).astype("float32"),
+              rng.normal(scale=0.4, size=(3, 5)).astype("float32"))
+    got5 = _to_numpy(call_student(local_kernel, "local_kernel", keras.ops.convert_to_tensor(u5),
+                                  keras.ops.convert_to_tensor(v5)))
+    if got5.shape != (7, 3) or not np.allclose(got5, _kernel_reference(u5, v5), atol=1e-5):
+        fail("with 5-dimensional vectors (u: 7 x 5, v: 3 x 5) the result is wrong: sum the "
+             "squared differences over the last axis, whatever its length.")
+    import tensorflow as tf
+
+    u_var, v_var = tf.Variable(_U), tf.Variable(_V)
+    try:
+        with tf.GradientTape() as tape:
+            total = tf.reduce_sum(local_kernel(u_var, v_var))
+        grads = tape.gradient(total, [u_var, v_var])
+    except Exception:
+        grads = [None, None]
+    if any(g is None for g in grads):
+        fail("local_kernel is not differentiable with respect to u and v (no gradient).",
+             "compute it with keras.ops, not numpy, so TensorFlow can train u and v.")
+    passed("5-dimensional vectors work, and u and v get gradients")
+
+
+# ------------------------------------------------------------------------------------------
+# exercise 2: the masked reconstruction loss
+
+_Y_TRUE = np.array([[4.0, 0.0, 5.0, 2.0],
+                    [0.0, 0.0, 3.0, 1.0],
+                    [0.0, 0.0, 0.0, 0.0]], dtype="float32")  # fmt: skip
+_Y_PRED = np.array([[3.5, 2.0, 5.0, 4.0],
+                    [1.0, 1.0, 2.0, 0.0],
+                    [3.0, 3.0, 3.0, 3.0]], dtype="float32")  # fmt: skip
+
+
+def _loss_diagnosis(value: float, y_true: np.ndarray, y_pred: np.ndarray) -> str | None:
+    mask = y_true != 0
+    sq = (y_true - y_pred) ** 2
+    wrong = {
+        "this is the mean over the observed entries (03's masked_mse): GLocal-K's loss is half "
+        "the *sum*, so that its penalties (λ = 20, 0.006) keep their weight.":
+            float(sq[mask].mean()),
+        "this is the sum without the factor ½: return 0.5 * the masked sum.":
+            float(sq[mask].sum()),
+        "the unobserved entries (0) count as ratings of 0 stars: multiply the squared errors "
+        "by the mask of y_true != 0.": float(0.5 * sq.sum()),
+        "the mask is taken from y_pred instead of y_true: 0 in y_true marks the unobserved "
+        "ratings.": float(0.5 * (sq * (y_pred != 0)).sum()),
+    }
+    for hint, wrong_value in wrong.items():
+        if math.isclose(value, wrong_value, rel_tol=1e-4, abs_tol=1e-5):
+            return hint
+    return None
+
+
+def check_masked_half_sse(masked_half_sse: Callable[[Any, Any], Any]) -> None:
+    """Check ``masked_half_sse(y_true, y_pred)`` = ½ Σ over y_true != 0 of (y_true − y_pred)².
+
+    Hand-made batches (some entries unobserved, an empty row, an empty batch that must give
+    0); the gradient with respect to ``y_pred`` must be 0 on unobserved entries.
+    """
+    __tracebackhide__ = True
+    import keras
+
+    if not callable(masked_half_sse):
+        fail(f"pass the function itself (got a {type(masked_half_sse).__name__}).")
+    cases = (("a batch with unobserved entries (0) and an empty row", _Y_TRUE, _Y_PRED),
+             ("a batch with no observed entry", np.zeros((2, 3), "float32"),
+              np.ones((2, 3), "float32")))
+    for case, y_true, y_pred in cases:
+        out = call_student(masked_half_sse, "masked_half_sse",
+                           keras.ops.convert_to_tensor(y_true), keras.ops.convert_to_tensor(y_pred))
+        value = _to_numpy(out)
+        if value.shape != ():
+            fail(f"{case}: masked_half_sse returned shape {value.shape}; it should return one "
+                 "number for the whole batch.", "sum over both axes: keras.ops.sum(...).")
+        mask = y_true != 0
+        want = float(0.5 * ((y_true - y_pred) ** 2)[mask].sum())
+        if not math.isclose(float(value), want, rel_tol=1e-4, abs_tol=1e-5):
+            fail(f"{case}: y_true = {y_true.tolist()}, y_pred = {y_pred.tolist()}: "
+                 f"masked_half_sse returns {float(value):.5g}, expected {want:.5g} (half the sum "
+                 f"of the squared errors over the {int(mask.sum())} observed entries).",
+                 _loss_diagnosis(float(value), y_true, y_pred))
+    passed("masked_half_sse is half the sum of the squared errors over the observed entries")
+    import tensorflow as tf
+
+    y_pred = tf.Variable(_Y_PRED)
+    try:
+        with tf.GradientTape() as tape:
+            loss = masked_half_sse(tf.constant(_Y_TRUE), y_pred)
+        grad = tape.gradient(loss, y_pred)
+    except Exception:
+        grad = None
+    if grad is None:
+        fail("masked_half_sse is not differentiable with respect to y_pred (no gradient).",
+             "compute it with keras.ops, not numpy.")
+    leak = float(np.abs(grad.numpy()[_Y_TRUE == 0]).max())
+    if leak > 1e-7:
+        fail(f"the gradient reaches unobserved entries (up to {leak:.3g}).",
+             "multiply the squared errors by the mask before summing.")
+    passed("unobserved entries get no gradient")
+
+
+# ------------------------------------------------------------------------------------------
+# exercise 3: the selection gap
+
+
+def check_selection_gap(selection_gap: Callable[[Any, Any], Any]) -> None:
+    """Check ``selection_gap(valid_curve, test_curve)`` on hand-made per-epoch curves.
+
+    The validation minimum is at epoch 3 and the test minimum at epoch 5: the result must
+    hold the test RMSE at epoch 3, the test minimum, their difference and both epochs
+    counted from 1. A second case where both minima coincide must give a gap of 0.
+    """
+    __tracebackhide__ = True
+    valid = [0.95, 0.92, 0.90, 0.91, 0.93]
+    test = [0.97, 0.93, 0.915, 0.912, 0.905]
+    want = {"validation_selected": 0.915, "test_selected": 0.905, "gap": 0.010,
+            "valid_epoch": 3, "test_epoch": 5}
+    got = call_student(selection_gap, "selection_gap", valid, test)
+    if not isinstance(got, dict):
+        fail(f"selection_gap should return a dict, got a {type(got).__name__}.")
+    missing = sorted(set(want) - set(got))
+    if missing:
+        fail(f"the dict misses the key(s) {missing}; it has {sorted(got)}.")
+    for key, value in want.items():
+        try:
+            number = float(got[key])
+        except (TypeError, ValueError):
+            fail(f"{key!r} should be a number, got {got[key]!r}.")
+        if not math.isclose(number, value, abs_tol=1e-9):
+            hint = None
+            if key.endswith("epoch") and math.isclose(number, value - 1):
+                hint = "np.argmin counts from 0; epochs are counted from 1: add 1."
+            elif key == "validation_selected" and math.isclose(number, 0.90):
+                hint = ("that is the validation RMSE at its best epoch; report the *test* RMSE "
+                        "at that epoch.")
+            elif key == "gap" and math.isclose(number, -0.010):
+                hint = "the gap is validation-selected minus test-selected (it is never < 0)."
+            fail(f"with validation curve {valid} and test curve {test}: {key!r} is {got[key]!r}, "
+                 f"expected {value}.", hint)
+    same = call_student(selection_gap, "selection_gap", [0.9, 0.8, 0.85], [0.95, 0.85, 0.9])
+    if not math.isclose(float(same.get("gap", np.nan)), 0.0, abs_tol=1e-9):
+        fail("when both curves have their minimum at the same epoch the gap should be 0; got "
+             f"{same.get('gap')!r}.")
+    passed("selection_gap: validation-selected 0.915 (epoch 3), test-selected 0.905 (epoch 5)")
