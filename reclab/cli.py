@@ -78,9 +78,18 @@ def _merge_parser() -> argparse.ArgumentParser:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from reclab import bench
+    import subprocess
 
-    return bench.run_cli(out_dir=args.out, skip_notebooks=args.skip_notebooks)
+    import reclab
+    from reclab.errors import ReclabError
+
+    root = Path(reclab.__file__).resolve().parents[1]  # the checkout (editable install)
+    if not (root / "benchmarks" / "run.py").is_file():
+        raise ReclabError("reclab bench runs from a source checkout (benchmarks/run.py): "
+                          "clone the repository and run `make bench` there")
+    argv = ["--out", str(args.out.resolve())] + (["--skip-notebooks"] if args.skip_notebooks
+                                                 else [])
+    return subprocess.call([sys.executable, "-m", "benchmarks.run", *argv], cwd=root)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -129,7 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
                               "matrices); combine with `reclab grade merge`")
     grade_p.set_defaults(func=_grade)
 
-    bench_p = commands.add_parser("bench", help="compare the labs' models with Surprise/implicit")
+    bench_p = commands.add_parser("bench", help="compare the labs' models with tuned peers "
+                                    "(Surprise, EASE, implicit ALS/BPR)")
     bench_p.add_argument("--out", type=Path, default=Path("benchmarks"))
     bench_p.add_argument("--skip-notebooks", action="store_true",
                          help="reuse results/ instead of executing the solution notebooks")
