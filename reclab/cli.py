@@ -45,6 +45,14 @@ def _labs_build(args: argparse.Namespace) -> int:
     )
 
 
+def _labs_normalise(args: argparse.Namespace) -> int:
+    from reclab.course import build
+
+    for path in build.normalise_metadata(args.solutions):
+        print(f"normalised the notebook metadata of {path}")
+    return 0
+
+
 def _grade(args: argparse.Namespace) -> int:
     from reclab.course import grading
 
@@ -119,6 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
     build_p.add_argument("--solutions", type=Path, default=Path("solutions"))
     build_p.add_argument("--labs", type=Path, default=Path("labs"))
     build_p.set_defaults(func=_labs_build)
+    norm_p = labs_cmds.add_parser(
+        "normalise", help="give every solution the notebook metadata JupyterLab writes on save")
+    norm_p.add_argument("--solutions", type=Path, default=Path("solutions"))
+    norm_p.set_defaults(func=_labs_normalise)
 
     grade_p = commands.add_parser(
         "grade", help="grade submitted labs with nbgrader ('grade merge': combine shards)")
