@@ -65,6 +65,7 @@ def _grade(args: argparse.Namespace) -> int:
         sandbox=args.sandbox,
         canvas=args.canvas,
         shard=args.shard,
+        progress=args.progress,
     )
 
 
@@ -148,6 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
     grade_p.add_argument("--shard", default=None, metavar="I/N",
                          help="grade only shard I of N of the students (Slurm arrays, CI "
                               "matrices); combine with `reclab grade merge`")
+    grade_p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                         help="a one-line progress bar on stderr (default: when it is a "
+                              "terminal)")
     grade_p.set_defaults(func=_grade)
 
     bench_p = commands.add_parser("bench", help="compare the labs' models with tuned peers "

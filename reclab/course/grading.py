@@ -64,6 +64,7 @@ from reclab.course.gradebook import (
     write_wide_csv,
 )
 from reclab.course.integrity import scan_cells
+from reclab.course.progress import Progress
 from reclab.errors import ReclabError
 
 __all__ = [
@@ -412,6 +413,7 @@ def grade(
     limits: sandboxing.Limits | None = None,
     canvas: bool = False,
     shard: tuple[int, int] | None = None,
+    progress: bool | None = None,
 ) -> list[Grade]:
     """Grade every ``submissions/<student>/<lab>.ipynb``; write ``out/grades.csv`` (long),
     ``out/grades_wide.csv`` (a row per student), with ``canvas`` ``out/canvas.csv``, and
@@ -423,7 +425,8 @@ def grade(
     ``sandbox`` (``auto``, ``bwrap``, ``none``; see :mod:`reclab.course.sandbox`) isolates each
     kernel; ``auto`` prints a warning when it has to fall back to ``none``. ``shard=(i, n)``
     grades only the students of shard ``i`` of ``n`` (:func:`shard_of`) and writes
-    ``out/shard.json``; :func:`merge` combines the shards' folders.
+    ``out/shard.json``; :func:`merge` combines the shards' folders. ``progress`` draws a
+    :class:`~reclab.course.progress.Progress` line on stderr (default: when it is a terminal).
 
     Example:
         >>> rows = grade(Path("submissions"), Path("graded"), Path("solutions"))  # doctest: +SKIP
@@ -468,6 +471,8 @@ def grade(
             idle.put(worker)
         lab_info = {lab: _Lab.from_release(template.release(lab)) for lab in chosen}
         tasks = [(student, lab) for student in students for lab in chosen]
+        bar = Progress(len(tasks), enabled=progress)
+        stack.callback(bar.close)
 
         def work(index: int) -> Grade:
             student, lab = tasks[index]
@@ -475,12 +480,14 @@ def grade(
             workdir.mkdir(parents=True)
             worker = idle.get()
             try:
-                return _grade_one(
+                row = _grade_one(
                     template, lab_info[lab], student, submissions / student / f"{lab}.ipynb",
                     workdir, timeout=timeout, env=dict(env or {}),
                     feedback=out / "feedback" / student / f"{lab}.html", worker=worker,
                     sandbox=mode, limits=limits,
                 )
+                bar.advance(student, lab, row.status)
+                return row
             finally:
                 idle.put(worker)
                 if scratch is None:
@@ -564,6 +571,7 @@ def available_cores() -> int:
 def grade_cli(
     *, submissions: Path, out: Path, solutions_dir: Path, jobs: int | str = 1,
     timeout: int = 300, sandbox: str = "auto", canvas: bool = False, shard: str | None = None,
+    progress: bool | None = None,
 ) -> int:
     """``reclab grade SUBMISSIONS --out RESULTS``: grade, write, print the summary."""
     start = time.monotonic()
@@ -582,7 +590,7 @@ def grade_cli(
     print(note)
     _prefetch_data()
     rows = grade(submissions, out, solutions_dir, jobs=jobs, timeout=timeout, sandbox=mode,
-                 canvas=canvas, shard=cut)
+                 canvas=canvas, shard=cut, progress=progress)
     print(summary(rows))
     executed = sum(row.seconds > 0 for row in rows)
     print(f"\n{len(rows)} rows, {executed} notebooks executed, in "
