@@ -32,7 +32,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import keras
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
@@ -40,8 +39,12 @@ import pandas as pd
 from reclab.data import load_split
 from reclab.encoding import IdEncoder
 from reclab.metrics import mae, rmse
+from reclab.reproducibility import quiet_tensorflow
 from reclab.results import record_result
 from reclab.splits import random_split
+
+quiet_tensorflow()  # TensorFlow's C++ start-up lines stay out of a student's notebook
+import keras  # noqa: E402
 
 __all__ = [
     "AGE_BINS",

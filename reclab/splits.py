@@ -34,22 +34,13 @@ import pandas as pd
 from reclab.columns import ITEM_COL, LABEL_COL, RATING_COL, TIMESTAMP_COL, USER_COL
 from reclab.columns import require_columns as _require_columns
 
-# temporary: removed at integration (notebooks still import these from reclab.splits)
-from reclab.encoding import IdEncoder
-from reclab.sampling import Candidates, evaluation_candidates, sample_negatives, seen_matrix
-
 __all__ = [
-    "Candidates",  # temporary: removed at integration
-    "IdEncoder",  # temporary: removed at integration
     "binarize",
     "chronological_split",
-    "evaluation_candidates",  # temporary: removed at integration
     "filter_min_count",
     "last_n_split",
     "leave_one_out",
     "random_split",
-    "sample_negatives",  # temporary: removed at integration
-    "seen_matrix",  # temporary: removed at integration
     "stratified_split",
 ]
 
