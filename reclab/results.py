@@ -55,7 +55,7 @@ def results_dir() -> Path:
 
 
 def _slug(name: str) -> str:
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", name.strip().replace("+", "p")).strip("_")
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", re.sub(r"(?<=\S)\+", "p", name.strip())).strip("_")
     if not slug:
         raise ValueError(f"cannot make a file name from model name {name!r}")
     return slug

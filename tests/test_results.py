@@ -51,3 +51,8 @@ def test_distinct_model_names_keep_distinct_files(a, b):
 def test_svdpp_file_name():
     assert results._slug("SVD++") == "SVDpp"
     assert isinstance(results.results_table(notebooks=["no such notebook"]), pd.DataFrame)
+
+
+def test_the_bias_baseline_file_is_where_notebook_01_reads_it():
+    # notebook 01 reads 00_movielens_tour/user_item_bias.csv (the "user + item bias" model)
+    assert results._slug("user + item bias") == "user_item_bias"

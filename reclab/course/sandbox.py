@@ -141,10 +141,10 @@ def kernel_argv(private: Path, writable: Sequence[Path], limits: Limits) -> list
     """The kernel command: bwrap around ``prlimit`` around ``python -m ipykernel_launcher``."""
     from reclab import data
 
-    args = ["bwrap", *_system_binds()]
+    # /tmp first: a venv or checkout under /tmp (a CI clone) is then bound on top of it
+    args = ["bwrap", *_system_binds(), "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
     for path in readable_paths():
         args += ["--ro-bind", str(path), str(path)]
-    args += ["--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
     for path in (private, *writable):
         args += ["--bind", str(path), str(path)]
     args += ["--unshare-net", "--unshare-pid", "--unshare-ipc", "--die-with-parent",
