@@ -15,9 +15,11 @@ import pytest
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
-# Two notebooks whose randomness differs: embedding init + shuffling + early stopping
-# (01), and per-epoch negative sampling (06).
-NOTEBOOKS = ["01_regression_dot", "06_implicit_feedback"]
+# 01: embedding init + shuffling + early stopping, executed twice (~50 s). 06 (per-epoch
+# negative sampling) took 405 s twice and broke make test's 20-minute budget; its sampling is
+# covered by the seeded-repeatability tests of reclab.sampling, and 07/08 were checked by
+# running twice by hand (see the closing note of session 2).
+NOTEBOOKS = ["01_regression_dot"]
 NOT_METRICS = {"notebook", "model", "split", "train_seconds", "predictions"}
 
 
