@@ -199,7 +199,7 @@ def test_every_student_gets_a_row_for_every_lab(toy: Graded) -> None:
                              ": the tests after it get no points"),
     ("rosa", 0, "tampered", "cell cheat replaces an attribute of reclab.checks"),
     ("sam", 0, "tampered", "cell cheat runs code the grader cannot read (exec)"),
-    ("ken", 0, "ok", "not answered: ex_high, ex_mean"),
+    ("ken", 0, "ok", "not answered: ex_mean, ex_high"),
     ("leo", 1, "ok", "failed test_mean (0/2) AssertionError: hidden: a single rating"),
     ("mia", 0, "error", "the kernel died"),
     ("nick", 3, "ok", "all 2 tests passed"),

@@ -248,14 +248,17 @@ def _interpret(
                      f"the grader crashed: {last[:200]}")
     grades = {g["name"]: g for g in answer.get("grades", [])}
     cells = answer.get("cells", [])
-    unanswered = sorted(
-        c["name"] for c in answer.get("comments", []) if c.get("auto_comment") == "No response."
-    )
     errors_by_cell = {c["grade_id"] or c["id"] or f"cell {c['index']}": c for c in cells}
     position = {c["id"]: c["index"] for c in cells if c["id"]}
+    in_notebook_order = {name: cell.get("index", 10**9) for name, cell in errors_by_cell.items()}
+    unanswered = sorted(
+        (c["name"] for c in answer.get("comments", []) if c.get("auto_comment") == "No response."),
+        key=lambda name: (in_notebook_order.get(name, 10**9), name),
+    )
     subverted_from = min((position.get(cell_id, -1) for cell_id, _ in tampering), default=None)
     cell_grades = []
-    for grade_id, g in grades.items():
+    for grade_id, g in sorted(grades.items(),
+                              key=lambda kv: (in_notebook_order.get(kv[0], 10**9), kv[0])):
         errs = errors_by_cell.get(grade_id, {}).get("errors", [])
         score = float(g["score"] or 0.0)
         if subverted_from is not None and (
@@ -352,9 +355,9 @@ def _error_text(error: Mapping[str, str]) -> str:
     return _one_line(f"{error['ename']}: {value}" if value else error["ename"])
 
 
-def _one_line(text: str, width: int = 140) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= width else line[: width - 1] + "…"
+def _one_line(text: str) -> str:
+    # whole, on one line: grades.csv keeps the full message (the summary table shows none)
+    return " ".join(text.split())
 
 
 def _listing(items: Sequence[str], limit: int = 5) -> str:
