@@ -16,6 +16,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.ticker import MaxNLocator
 
 __all__ = ["plot_history", "plot_predictions"]
 
@@ -317,4 +318,105 @@ def plot_hit_rate_at_k(
     ax.set_ylim(0, 1)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
+    return ax
+
+
+# --------------------------------------------------------------------------------------------
+# ranking models: training curves with the epoch early stopping kept, and the two protocols
+
+__all__ += ["plot_sampled_vs_full_rank", "plot_training"]
+
+
+def plot_training(
+    history: Any,
+    name: str,
+    loss: str = "binary cross-entropy",
+    loss_label: str = "BCE (nats per pair)",
+    ranking_label: str = "HR@10 / NDCG@10 vs 99 negatives",
+    start: Mapping[str, float] | None = None,
+) -> tuple[Axes, Axes]:
+    """Loss per epoch (left) and validation HR@10 / NDCG@10 (right); the kept epoch on both.
+
+    Taught in notebook 06_implicit_feedback, section 5 (early stopping on a ranking metric):
+    the history holds ``loss`` (and ``val_loss`` if there is a validation loss, whose lowest
+    epoch gets a star) and ``val_hr@10``, ``val_ndcg@10``; the dotted line is the epoch with
+    the best validation NDCG@10, the one early stopping keeps. ``start`` (``{"ndcg@10": …,
+    "hr@10": …}``) is drawn as epoch 0, e.g. a model before fine-tuning.
+
+    Example:
+        >>> history = {"loss": [0.5, 0.4, 0.35], "val_loss": [0.45, 0.42, 0.43],
+        ...            "val_hr@10": [0.5, 0.6, 0.62], "val_ndcg@10": [0.3, 0.34, 0.35]}
+        >>> left, right = plot_training(history, "GMF")
+        >>> right.get_title()
+        'GMF: validation ranking'
+    """
+    values = _history_dict(history)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.5))
+    train = list(values["loss"])
+    left.plot(range(1, len(train) + 1), train, marker="o", markersize=3, label="train")
+    if "val_loss" in values:
+        val_loss = list(values["val_loss"])
+        left.plot(range(1, len(val_loss) + 1), val_loss, marker="o", markersize=3,
+                  label="validation")
+        lowest = int(np.argmin(val_loss))
+        left.plot(lowest + 1, val_loss[lowest], "k*", markersize=10,
+                  label=f"lowest validation loss: epoch {lowest + 1}")
+    curves = {key: list(values[f"val_{key}"]) for key in ("ndcg@10", "hr@10")}
+    epochs = list(range(1, len(curves["ndcg@10"]) + 1))
+    if start is not None:
+        epochs = [0, *epochs]
+        curves = {key: [start[key], *curve] for key, curve in curves.items()}
+    for key, curve in curves.items():
+        right.plot(epochs, curve, marker="o", markersize=3, label=f"validation {key.upper()}")
+    kept = epochs[int(np.argmax(curves["ndcg@10"]))]
+    left.set(title=f"{name}: {loss}", xlabel="epoch", ylabel=loss_label)
+    right.set(title=f"{name}: validation ranking", xlabel="epoch", ylabel=ranking_label)
+    for ax in (left, right):
+        ax.axvline(kept, color="grey", linestyle=":", linewidth=1,
+                   label=f"kept: epoch {kept} (best validation NDCG@10)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.margins(y=0.15)
+    fig.tight_layout()
+    return left, right
+
+
+def plot_sampled_vs_full_rank(
+    full_rank: Sequence[int] | np.ndarray,
+    sampled_rank: Sequence[int] | np.ndarray,
+    n_unseen: float,
+    n_items: int,
+    n_candidates: int = 100,
+    title: str = "Rank of each held-out item (1 = top)",
+    ax: Axes | None = None,
+) -> Axes:
+    """Scatter each user's held-out item: rank among all unseen items vs among the candidates.
+
+    Taught in notebook 06_implicit_feedback, section 9 (why the two protocols disagree).
+    Ranks are 0-based (as ``reclab.metrics.rank_of_positive`` returns them) and drawn 1-based
+    on log axes; the dashed line is what random candidates give on average, full rank ×
+    (n_candidates − 1) / (n_unseen − 1), for ``n_unseen`` unseen items per user on average
+    out of a catalogue of ``n_items`` (the x-axis); the two top-10 boundaries are marked.
+
+    Example:
+        >>> plot_sampled_vs_full_rank([0, 40, 900], [0, 3, 60], 1600, 1682)  # doctest: +ELLIPSIS
+        <Axes: ...>
+    """
+    full = np.asarray(full_rank)
+    sampled = np.asarray(sampled_rank)
+    if full.shape != sampled.shape or full.ndim != 1:
+        raise ValueError(f"full_rank {full.shape} and sampled_rank {sampled.shape} must be "
+                         "1-d arrays of the same length (one rank per user)")
+    ax = ax or plt.subplots(figsize=(6, 4.2))[1]
+    ax.scatter(full + 1, sampled + 1, s=8, alpha=0.4, label="one test user")
+    grid = np.arange(1, n_items + 1)
+    ax.plot(grid, 1 + (grid - 1) * (n_candidates - 1) / (n_unseen - 1), "k--", lw=1,
+            label=f"expected: full rank × {n_candidates - 1} / unseen items")
+    ax.axhline(10.5, color="C3", lw=1, label="sampled top 10")
+    ax.axvline(10.5, color="C2", lw=1, label="full top 10")
+    ax.set(xscale="log", yscale="log", xlim=(0.8, n_items), ylim=(0.8, n_candidates * 1.1),
+           title=title, xlabel="rank among all unseen items (log scale)",
+           ylabel=f"rank among {n_candidates} candidates (log scale)")
+    ax.legend(fontsize=8, loc="upper left")
     return ax

@@ -1,0 +1,84 @@
+"""The ranking plots of notebook 06 (reclab.plots.plot_training, plot_sampled_vs_full_rank)."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+
+from reclab.plots import plot_sampled_vs_full_rank, plot_training
+
+HISTORY = {"loss": [0.5, 0.4, 0.35, 0.33], "val_loss": [0.45, 0.41, 0.42, 0.44],
+           "val_hr@10": [0.50, 0.58, 0.62, 0.61], "val_ndcg@10": [0.30, 0.33, 0.36, 0.35]}
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def _kept_epoch(ax) -> float:
+    (line,) = [line for line in ax.get_lines() if line.get_linestyle() == ":"]
+    return line.get_xdata()[0]
+
+
+def test_plot_training_marks_the_epoch_early_stopping_keeps_on_both_panels():
+    left, right = plot_training(HISTORY, "GMF")
+    assert _kept_epoch(left) == _kept_epoch(right) == 3          # best val NDCG@10, not best BCE
+    star = [line for line in left.get_lines() if line.get_marker() == "*"]
+    assert [line.get_xdata()[0] for line in star] == [2]         # lowest validation loss
+    labels = left.get_legend_handles_labels()[1]
+    assert "lowest validation loss: epoch 2" in labels
+    assert "kept: epoch 3 (best validation NDCG@10)" in labels
+    assert left.get_title() == "GMF: binary cross-entropy"
+    assert left.get_ylabel() == "BCE (nats per pair)"
+    assert right.get_ylabel() == "HR@10 / NDCG@10 vs 99 negatives"
+    assert [ax.get_xlabel() for ax in (left, right)] == ["epoch", "epoch"]
+
+
+def test_plot_training_draws_a_starting_point_as_epoch_0():
+    _, right = plot_training(HISTORY, "NeuMF", start={"ndcg@10": 0.40, "hr@10": 0.65})
+    curves = [line for line in right.get_lines() if line.get_marker() == "o"]
+    assert [list(line.get_xdata()) for line in curves] == [[0, 1, 2, 3, 4]] * 2
+    assert _kept_epoch(right) == 0                               # the start beats every epoch
+
+
+def test_plot_training_without_a_validation_loss_and_with_other_labels():
+    history = {key: values for key, values in HISTORY.items() if key != "val_loss"}
+    left, right = plot_training(history, "two-tower", loss="training loss",
+                                loss_label="softmax cross-entropy (nats)",
+                                ranking_label="HR@10 / NDCG@10, full ranking")
+    assert len([line for line in left.get_lines() if line.get_marker() == "o"]) == 1
+    assert left.get_title() == "two-tower: training loss"
+    assert left.get_ylabel() == "softmax cross-entropy (nats)"
+    assert right.get_ylabel() == "HR@10 / NDCG@10, full ranking"
+
+
+def test_plot_training_reads_a_keras_history_object():
+    class History:
+        history = HISTORY
+
+    left, _ = plot_training(History(), "MLP")
+    assert left.get_title() == "MLP: binary cross-entropy"
+
+
+def test_plot_sampled_vs_full_rank_draws_one_point_per_user_on_log_axes():
+    full, sampled = np.array([0, 40, 900, 15]), np.array([0, 3, 60, 1])
+    ax = plot_sampled_vs_full_rank(full, sampled, n_unseen=1600, n_items=1682, title="GMF")
+    offsets = ax.collections[0].get_offsets()
+    assert np.array_equal(offsets, np.column_stack([full + 1, sampled + 1]))
+    assert (ax.get_xscale(), ax.get_yscale()) == ("log", "log")
+    assert ax.get_xlim() == pytest.approx((0.8, 1682))
+    assert ax.get_title() == "GMF"
+    expected = next(line for line in ax.get_lines() if line.get_linestyle() == "--")
+    assert expected.get_ydata()[-1] == pytest.approx(1 + 1681 * 99 / 1599)
+
+
+def test_plot_sampled_vs_full_rank_rejects_ranks_of_different_users():
+    with pytest.raises(ValueError, match="same length"):
+        plot_sampled_vs_full_rank([0, 1, 2], [0, 1], n_unseen=100, n_items=120)
