@@ -33,6 +33,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 __all__ = [
+    "Mask",
     "coverage_at_k",
     "first_column_relevant",
     "hit_rate_at_k",
@@ -45,6 +46,9 @@ __all__ = [
     "rmse",
     "top_k_items",
 ]
+
+#: A boolean (n_users × n_candidates) matrix, dense or scipy sparse: ``relevant``, ``exclude``.
+Mask = npt.ArrayLike | sp.spmatrix | sp.sparray
 
 
 # --------------------------------------------------------------------------------------------
@@ -182,7 +186,7 @@ def _as_score_matrix(scores: npt.ArrayLike) -> np.ndarray:
     return arr
 
 
-def _as_mask(mask: npt.ArrayLike | sp.spmatrix | sp.sparray, shape: tuple, name: str) -> np.ndarray:
+def _as_mask(mask: Mask, shape: tuple, name: str) -> np.ndarray:
     dense = mask.toarray() if sp.issparse(mask) else np.asarray(mask)
     if dense.shape != shape:
         raise ValueError(f"{name} has shape {dense.shape} but scores have shape {shape}")
@@ -223,10 +227,7 @@ def _ordered_top_k(neg: np.ndarray, tier: np.ndarray, k: int) -> np.ndarray:
 
 
 def _relevant_in_top_k(
-    scores: npt.ArrayLike,
-    relevant: npt.ArrayLike | sp.spmatrix | sp.sparray,
-    k: int,
-    exclude: npt.ArrayLike | sp.spmatrix | sp.sparray | None,
+    scores: npt.ArrayLike, relevant: Mask, k: int, exclude: Mask | None
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(hits, n_relevant)``: hits[u, p] is True when position p of user u's ranking is relevant.
 
@@ -280,11 +281,7 @@ def first_column_relevant(shape: tuple[int, int]) -> np.ndarray:
 
 
 def hit_rate_at_k(
-    scores: npt.ArrayLike,
-    relevant: npt.ArrayLike | sp.spmatrix | sp.sparray,
-    k: int = 10,
-    *,
-    exclude: npt.ArrayLike | sp.spmatrix | sp.sparray | None = None,
+    scores: npt.ArrayLike, relevant: Mask, k: int = 10, *, exclude: Mask | None = None
 ) -> float:
     """Fraction of users with at least one relevant item in their top ``k`` (HR@k).
 
@@ -300,11 +297,7 @@ def hit_rate_at_k(
 
 
 def ndcg_at_k(
-    scores: npt.ArrayLike,
-    relevant: npt.ArrayLike | sp.spmatrix | sp.sparray,
-    k: int = 10,
-    *,
-    exclude: npt.ArrayLike | sp.spmatrix | sp.sparray | None = None,
+    scores: npt.ArrayLike, relevant: Mask, k: int = 10, *, exclude: Mask | None = None
 ) -> float:
     """Normalised discounted cumulative gain at ``k``, binary relevance, mean over users.
 
@@ -325,11 +318,7 @@ def ndcg_at_k(
 
 
 def precision_at_k(
-    scores: npt.ArrayLike,
-    relevant: npt.ArrayLike | sp.spmatrix | sp.sparray,
-    k: int = 10,
-    *,
-    exclude: npt.ArrayLike | sp.spmatrix | sp.sparray | None = None,
+    scores: npt.ArrayLike, relevant: Mask, k: int = 10, *, exclude: Mask | None = None
 ) -> float:
     """Relevant items in the top ``k``, divided by ``k``, mean over users.
 
@@ -348,11 +337,7 @@ def precision_at_k(
 
 
 def recall_at_k(
-    scores: npt.ArrayLike,
-    relevant: npt.ArrayLike | sp.spmatrix | sp.sparray,
-    k: int = 10,
-    *,
-    exclude: npt.ArrayLike | sp.spmatrix | sp.sparray | None = None,
+    scores: npt.ArrayLike, relevant: Mask, k: int = 10, *, exclude: Mask | None = None
 ) -> float:
     """Relevant items in the top ``k``, divided by the user's number of relevant items.
 
@@ -371,7 +356,7 @@ def rank_of_positive(
     scores: npt.ArrayLike,
     positive: npt.ArrayLike,
     *,
-    exclude: npt.ArrayLike | sp.spmatrix | sp.sparray | None = None,
+    exclude: Mask | None = None,
 ) -> np.ndarray:
     """0-based rank of each user's one positive column among the non-excluded candidates.
 
@@ -417,7 +402,7 @@ def rank_of_positive(
 def top_k_items(
     scores: npt.ArrayLike,
     k: int,
-    exclude: npt.ArrayLike | sp.spmatrix | sp.sparray | None = None,
+    exclude: Mask | None = None,
 ) -> np.ndarray:
     """Column indices of the ``k`` best-scored candidates per row, best first.
 
