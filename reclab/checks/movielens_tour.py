@@ -4,10 +4,9 @@ Each check calls the student's function on small hand-made tables whose answers 
 here with plain Python loops (a different route from the vectorised pandas a student writes),
 then, when given, on the real data. A wrong answer gets a sentence that says what is wrong
 (and, when it is about one test case, which one) and, for the usual mistakes, what to change.
-The bias check also makes sure the function is vectorised: it counts the lines of the
-student's own code that run on the training table (a loop over the ratings runs one or more
-per rating) and counts how often it reads the whole table (once per movie: too slow);
-nothing is timed, so a busy machine cannot fail a right answer.
+The bias check also makes sure the function is vectorised (``reclab.checks.vectorised``:
+counted, never timed). The student's function runs with numerical warnings silenced: a
+wrong answer gets a message naming its mistake, not a ``RuntimeWarning``.
 
 Example:
     >>> def average_rating(ratings, min_count):
@@ -21,16 +20,14 @@ Example:
 from __future__ import annotations
 
 import math
-import sys
-import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from reclab.checks import CheckFailed, fail, not_written_yet, passed
+from reclab.checks import fail, first_line, passed
+from reclab.checks.vectorised import call_quietly, check_vectorised, synthetic_ratings
 
 __all__ = [
     "check_average_rating",
@@ -68,26 +65,6 @@ _BIAS_RATINGS = pd.DataFrame(
 _BIAS_TABLE = "the self-check's small example table (7 ratings: users 1-3, movies 10, 20, 30)"
 
 
-def _call(func: Callable, *args: Any, **kwargs: Any) -> tuple[Any, BaseException | None]:
-    """``(func(*args, **kwargs), None)``, or ``(None, the exception)`` if it raised.
-
-    ``NotImplementedError`` (the untouched lab stub) propagates. The caller reports an error
-    *outside* the ``except`` block, so the CheckFailed does not drag the student's traceback
-    along as its context.
-    """
-    try:
-        return func(*args, **kwargs), None
-    except NotImplementedError as exc:
-        raise CheckFailed(not_written_yet(exc, getattr(func, "__name__", "it"))) from None
-    except Exception as exc:
-        return None, exc
-
-
-def _describe_error(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
-
-
 # ------------------------------------------------------------------------------------------
 # exercise 1: average rating per movie
 
@@ -116,9 +93,9 @@ def _call_average_rating(func: Callable, ratings: pd.DataFrame, min_count: int) 
     """
     __tracebackhide__ = True
     call = f"average_rating(ratings, min_count={min_count})"
-    result, error = _call(func, ratings.copy(), min_count)
+    result, error = call_quietly(func, ratings.copy(), min_count)
     if error is not None:
-        fail(f"{call} raised {_describe_error(error)}")
+        fail(f"{call} raised {first_line(error)}")
     if result is None:
         fail(f"{call} returned None: did you forget `return`?")
     if isinstance(result, pd.Series):
@@ -166,7 +143,7 @@ def _check_ignores_min_count(func: Callable, ratings: pd.DataFrame) -> None:
     tried = (1, 4, 10)
     rows = []
     for min_count in tried:
-        result, error = _call(func, ratings.copy(), min_count)
+        result, error = call_quietly(func, ratings.copy(), min_count)
         if error is not None or not isinstance(result, pd.DataFrame):
             return  # the per-case checks below say what is wrong
         rows.append(frozenset(result.index.tolist()))
@@ -256,7 +233,7 @@ def _check_average_case(func: Callable, ratings: pd.DataFrame, min_count: int, w
 def _check_input_unchanged(func: Callable, ratings: pd.DataFrame) -> None:
     __tracebackhide__ = True
     table = ratings.copy()
-    _call(func, table, 2)
+    call_quietly(func, table, 2)
     if not table.equals(ratings):
         fail(
             "average_rating changed the ratings table it was given (a column was added, or "
@@ -460,9 +437,9 @@ def _check_bias_case(
     __tracebackhide__ = True
     call = f"user_item_biases(train, reg_user={reg_user:g}, reg_item={reg_item:g})"
     where = f"On {_BIAS_TABLE} with reg_user={reg_user:g}, reg_item={reg_item:g}"
-    out, error = _call(func, ratings.copy(), reg_user=reg_user, reg_item=reg_item)
+    out, error = call_quietly(func, ratings.copy(), reg_user=reg_user, reg_item=reg_item)
     if error is not None:
-        fail(f"{call} raised {_describe_error(error)}")
+        fail(f"{call} raised {first_line(error)}")
     mu, b_user, b_item = _unpack_biases(out, call)
     want_mu, want_user, want_item = _reference_biases(ratings, reg_user, reg_item)
     if not np.isclose(float(mu), want_mu, rtol=0, atol=1e-9):
@@ -487,136 +464,6 @@ def _check_bias_case(
         )
 
 
-# ------------------------------------------------------------------------------------------
-# vectorised or not?
-
-
-def _synthetic_ratings(n: int = 80_000, seed: int = 0) -> pd.DataFrame:
-    """A MovieLens-sized table (943 users, 1,682 movies with a long tail), seeded."""
-    rng = np.random.default_rng(seed)
-    popularity = 1.0 / np.arange(1, 1683) ** 0.8
-    return pd.DataFrame({
-        "user_id": rng.integers(1, 944, n),
-        "item_id": rng.choice(np.arange(1, 1683), size=n, p=popularity / popularity.sum()),
-        "rating": rng.integers(1, 6, n),
-        "timestamp": np.arange(n),
-    })  # fmt: skip
-
-
-#: A loop over the movies or users that filters the whole table once per movie or user
-#: (``train[train["item_id"] == i]``) reads every row again each time: it calls the table's
-#: own methods (``__getitem__``, ``loc``, …) at least once per group. A vectorised answer
-#: calls them a few dozen times whatever the table size.
-_MAX_TABLE_CALLS = 300
-
-
-class _TooManyLines(BaseException):
-    """Stops a traced call once it has run enough lines to be a loop over the rows.
-
-    A BaseException, so that a student's ``except Exception`` does not swallow it.
-    """
-
-
-def _count_own_lines(func: Callable, limit: int, *args: Any, watch: Any = None,
-                     **kwargs: Any) -> tuple[int, int]:
-    """Lines of the caller's own code run during ``func(*args, **kwargs)``, and calls on ``watch``.
-
-    The second number counts the calls of methods whose ``self`` is ``watch`` (the table).
-
-    "Own code" is the file that defines ``func`` (a notebook cell) and any other file outside
-    Python's installation and this package: library code (pandas, NumPy) is not counted, so a
-    vectorised function runs a dozen lines whatever the table size, and a loop over the rows
-    (``for``, ``iterrows``, ``itertuples``, ``apply(..., axis=1)``, ``map(lambda ...)``) runs at
-    least one per row. The call is stopped once ``limit`` lines have run; the previous trace
-    function (a debugger, coverage) is restored afterwards.
-    """
-    own_file = getattr(getattr(func, "__code__", None), "co_filename", None)
-    skip = tuple(
-        {sys.prefix, sys.base_prefix, sys.exec_prefix, str(Path(__file__).resolve().parents[1])}
-    )
-    count = 0
-    calls = 0
-
-    def local(frame: Any, event: str, arg: Any) -> Any:
-        nonlocal count
-        if event == "line":
-            count += 1
-            if count >= limit:
-                raise _TooManyLines
-        return local
-
-    def on_call(frame: Any, event: str, arg: Any) -> Any:
-        nonlocal calls
-        name = frame.f_code.co_filename
-        if watch is not None and frame.f_code.co_varnames[:1] == ("self",) and (
-                frame.f_locals.get("self") is watch):
-            calls += 1
-        if name == own_file or not (name.startswith("<") or name.startswith(skip)):
-            return local
-        return None
-
-    previous = sys.gettrace()
-    sys.settrace(on_call)
-    try:
-        func(*args, **kwargs)
-    except _TooManyLines:
-        pass
-    except Exception:  # a wrong answer on this table is reported by the other checks
-        pass
-    finally:
-        sys.settrace(previous)
-    return count, calls
-
-
-def _check_vectorised(func: Callable, train: pd.DataFrame, what: str) -> float:
-    """Fail if ``func`` loops over the rows of ``train`` in Python, or filters it per group.
-
-    Both are counted, never timed (a timing race could fail a right answer on a busy machine,
-    e.g. when a class is graded in parallel). Returns the run time, for the ✓ line only.
-    """
-    __tracebackhide__ = True
-    n = len(train)
-    start = time.perf_counter()
-    _, error = _call(func, train.copy(), reg_user=5.0, reg_item=5.0)
-    seconds = time.perf_counter() - start
-    if error is not None:
-        fail(f"user_item_biases(train, reg_user=5, reg_item=5) on {what} raised "
-             f"{_describe_error(error)}")
-    why = (
-        "Why it matters: pandas' groupby and map run their loop over the rows in compiled "
-        "code, typically 10 to 100 times faster than a Python loop; the next cell fits the "
-        "biases 25 times to choose λ, and real data sets have millions of ratings, not "
-        "80,000."
-    )
-    # a loop over the movies and users (a few lines per group) is allowed, one over the rows not
-    n_groups = train["user_id"].nunique() + train["item_id"].nunique()
-    max_lines = max(n, 10 * n_groups)
-    table = train.copy()
-    lines, table_calls = _count_own_lines(func, max_lines, table, reg_user=5.0, reg_item=5.0,
-                                          watch=table)
-    if lines >= max_lines:
-        fail(
-            f"user_item_biases loops over the ratings in Python: on {what} ({n:,} rows) at "
-            f"least {lines:,} lines of your code ran, one or more per rating (it took "
-            f"{seconds:.2f} s). The exercise asks for vectorised pandas. {why}",
-            "no for loop, iterrows, itertuples, apply(axis=1) or map(lambda ...) over the "
-            "rows: (train['rating'] - mu).groupby(train['item_id']).agg(['sum', 'size']) gives "
-            "every movie's sum and count in one call, and train['item_id'].map(b_item) puts "
-            "b_item on each rating.",
-        )
-    if table_calls > _MAX_TABLE_CALLS and n_groups > _MAX_TABLE_CALLS:
-        fail(
-            f"user_item_biases reads the whole table once per movie or user: on {what} "
-            f"({n:,} rows) it used the table {table_calls:,} times (a vectorised version: a "
-            f"few dozen) and took {seconds:.2f} s. The next cell fits the biases 25 times to "
-            "choose λ, and real data sets have millions of ratings, not 80,000.",
-            "don't filter the table once per movie or per user (train[train['item_id'] == i] "
-            "reads all the rows again for each of them): one groupby('item_id') reads them "
-            "once.",
-        )
-    return seconds
-
-
 def check_user_item_biases(
     user_item_biases: Callable[..., tuple[float, pd.Series, pd.Series]],
     train: pd.DataFrame | None = None,
@@ -627,8 +474,8 @@ def check_user_item_biases(
     as Series indexed by ``user_id`` and ``item_id``, fitted items first, then users on the
     residuals. Three cases: no damping, unequal damping (catches swapped arguments), strong
     damping. Then, on ``train`` (or a synthetic table of 80,000 ratings), it must be
-    vectorised: no Python loop over the ratings, and not far slower than a vectorised
-    reference timed on the same computer.
+    vectorised: no Python loop over the ratings and no scan of the whole table per movie or
+    user (counted by :func:`reclab.checks.vectorised.check_vectorised`, never timed).
     """
     __tracebackhide__ = True
     if not callable(user_item_biases):
@@ -637,10 +484,10 @@ def check_user_item_biases(
         _check_bias_case(user_item_biases, _BIAS_RATINGS, reg_user, reg_item)
     passed("user_item_biases is right on the hand-made cases (no, unequal and strong damping)")
     if train is None:
-        table, what = _synthetic_ratings(), "a synthetic table of 80,000 ratings"
+        table, what = synthetic_ratings(), "a synthetic table of 80,000 ratings"
     else:
         table, what = train, "the training ratings"
-    seconds = _check_vectorised(user_item_biases, table, what)
+    seconds = check_vectorised(user_item_biases, table, what)
     passed(f"user_item_biases is vectorised: {seconds:.3f} s on {len(table):,} ratings")
 
 
@@ -660,9 +507,9 @@ def check_bias_baseline_rmse(
     if len(train) == 0 or len(test) == 0:
         fail(f"train has {len(train)} rows and test {len(test)}: both must be non-empty.")
     call = f"user_item_biases(train, reg_user={reg_user:g}, reg_item={reg_item:g})"
-    out, error = _call(user_item_biases, train, reg_user=reg_user, reg_item=reg_item)
+    out, error = call_quietly(user_item_biases, train, reg_user=reg_user, reg_item=reg_item)
     if error is not None:
-        fail(f"{call} raised {_describe_error(error)}")
+        fail(f"{call} raised {first_line(error)}")
     mu, b_user, b_item = _unpack_biases(out, call)
     b_user = _require_series(b_user, "b_user", "user_id")
     b_item = _require_series(b_item, "b_item", "item_id")
