@@ -150,13 +150,20 @@ def float_inputs(n_users, n_items, dim):
     return keras.Model([user, item], keras.layers.Dot(axes=1)([u, i]))
 
 
-@pytest.mark.parametrize("build", [swapped, swapped_sizes, item_input_first])
-def test_wrong_wiring_is_caught_before_calling_the_model(build, capsys):
+@pytest.mark.parametrize(("build", "mistake"), [
+    (swapped, "Hint: the first input must feed the user embedding (input_dim=n_users)"),
+    (swapped_sizes, "Hint: the first input must feed the user embedding (input_dim=n_users)"),
+    (item_input_first, "Hint: list the user input first: keras.Model(inputs=[user, item], ...)"),
+])
+def test_wrong_wiring_is_caught_before_calling_the_model(build, mistake, capsys):
     with pytest.raises(CheckFailed) as info:
         check_dot_model(build, n_users=943, n_items=1650, dim=8)
     message = str(info.value)
-    assert "is fed by the second (item) input" in message
-    assert "Hint: the first input must feed the user embedding (input_dim=n_users)" in message
+    # each input is named by its position *and* its name: never "(item)" for the input `user`
+    fed = "second input ('user')" if build is item_input_first else "second input ('item')"
+    assert f"the user embedding (input_dim=6) is fed by the {fed}" in message
+    assert mistake in message
+    assert ("lists its inputs as ['item', 'user']" in message) == (build is item_input_first)
     assert info.value.__context__ is None  # no TensorFlow traceback attached
     assert "✓" not in capsys.readouterr().out  # no ✓ for a property that is wrong
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from reclab.checks import CheckFailed, fail, first_line, not_written_yet, passed
+from reclab.checks import CheckFailed, fail, first_line, model_layers, not_written_yet, passed
 from reclab.checks.biased_mf import check_test_rmse
 
 __all__ = ["check_masked_mse", "check_mlp_recommender", "check_test_rmse"]
@@ -35,13 +35,7 @@ __all__ = ["check_masked_mse", "check_mlp_recommender", "check_test_rmse"]
 def _dense_layers(model: Any) -> list[Any]:
     import keras
 
-    found = []
-    for layer in getattr(model, "layers", []):
-        if isinstance(layer, keras.layers.Dense):
-            found.append(layer)
-        elif hasattr(layer, "layers"):
-            found += _dense_layers(layer)
-    return found
+    return model_layers(model, keras.layers.Dense)
 
 
 def _dropout_rates(model: Any) -> list[float]:

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from reclab.checks import CheckFailed, fail, not_written_yet, passed
+from reclab.checks import CheckFailed, fail, model_layers, not_written_yet, passed
 
 __all__ = ["check_dot_model", "check_test_predictions"]
 
@@ -40,13 +40,7 @@ def _embedding_layers(model: Any) -> list[Any]:
     """Every Embedding layer of the model, looking inside nested models too."""
     import keras
 
-    found = []
-    for layer in getattr(model, "layers", []):
-        if isinstance(layer, keras.layers.Embedding):
-            found.append(layer)
-        elif hasattr(layer, "layers"):
-            found += _embedding_layers(layer)
-    return found
+    return model_layers(model, keras.layers.Embedding)
 
 
 def _build(build: Callable, n_users: int, n_items: int, dim: int) -> Any:
@@ -188,13 +182,19 @@ def _check_wiring(model: Any, user_layer: Any, item_layer: Any, n_users: int,
     if user_sources == {0} and item_sources == {1}:
         return
 
+    names = [getattr(tensor, "name", "?") for tensor in inputs]
+
     def fed(sources: set[int]) -> str:
-        return " and the ".join(_ORDINALS[i] for i in sorted(sources)) + " input"
+        return " and the ".join(f"{('first', 'second')[i]} input ({names[i]!r})"
+                                for i in sorted(sources))
+    listed_item_first = names == ["item", "user"] and user_sources == {1} and item_sources == {0}
     fail(
-        f"in the model built with n_users={n_users}, n_items={n_items}, the user embedding "
+        (f"the model lists its inputs as {names}, the item first: " if listed_item_first else "")
+        + f"in the model built with n_users={n_users}, n_items={n_items}, the user embedding "
         f"(input_dim={n_users}) is fed by the {fed(user_sources)} and the item embedding "
         f"(input_dim={n_items}) by the {fed(item_sources)}.",
-        _HINT_ORDER,
+        "list the user input first: keras.Model(inputs=[user, item], ...)." if listed_item_first
+        else _HINT_ORDER,
     )
 
 
