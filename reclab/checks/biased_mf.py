@@ -149,29 +149,49 @@ _HINT_BIAS = (
 )
 
 
-def _build(build: Callable, *args: Any, **kwargs: Any) -> Any:
+def build_student_model(build: Callable, name: str, *args: Any, rating: str, hint: str,
+                        **kwargs: Any) -> Any:
+    """Call the student's model builder ``name``; fail with a message unless it gives a Model.
+
+    ``rating`` is the line that sets the template's output variable (shown when the student's
+    code never sets ``rating``); ``hint`` is shown for any other exception. Used by the
+    checks of 02 and 03.
+
+    Example:
+        >>> build_student_model(lambda: None, "f", rating="", hint="")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        reclab.checks.CheckFailed: f() returned None: did you forget `return keras.Model(...)`?
+    """
     __tracebackhide__ = True
     import keras
 
-    call = (f"build_biased_mf({', '.join(map(repr, args))}"
-            f"{', ' if kwargs else ''}{', '.join(f'{k}={v!r}' for k, v in kwargs.items())})")
+    call = (f"{name}({', '.join(map(repr, args))}"
+            f"{', ' if kwargs and args else ''}"
+            f"{', '.join(f'{k}={v!r}' for k, v in kwargs.items())})")
     try:
         model = build(*args, **kwargs)
     except NotImplementedError as exc:
-        raise CheckFailed(not_written_yet(exc, "build_biased_mf")) from None
+        raise CheckFailed(not_written_yet(exc, name)) from None
     except Exception as exc:
         if isinstance(exc, NameError) and "'rating'" in str(exc):
             fail(f"{call} raised {first_line(exc)}: the template's last line returns a "
                  "variable named `rating`, and your code never sets it.",
-                 "name your output rating: rating = sigmoid_range(dot + b_u + b_i + offset, "
-                 "low, high).")
-        fail(f"{call} raised {first_line(exc)}",
-             "inside the model use keras.ops and keras.layers, and sizes as Python ints.")
+                 f"name your output rating: {rating}.")
+        fail(f"{call} raised {first_line(exc)}", hint)
     if model is None:
         fail(f"{call} returned None: did you forget `return keras.Model(...)`?")
     if not isinstance(model, keras.Model):
         fail(f"{call} should return a keras.Model, got {type(model).__name__}.")
     return model
+
+
+def _build(build: Callable, *args: Any, **kwargs: Any) -> Any:
+    __tracebackhide__ = True
+    return build_student_model(
+        build, "build_biased_mf", *args,
+        rating="rating = sigmoid_range(dot + b_u + b_i + offset, low, high)",
+        hint="inside the model use keras.ops and keras.layers, and sizes as Python ints.",
+        **kwargs)
 
 
 def _embeddings(model: Any) -> list[Any]:

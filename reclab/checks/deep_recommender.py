@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from reclab.checks import CheckFailed, fail, first_line, model_layers, not_written_yet, passed
-from reclab.checks.biased_mf import check_test_rmse
+from reclab.checks.biased_mf import build_student_model, check_test_rmse
 
 __all__ = ["check_masked_mse", "check_mlp_recommender", "check_test_rmse"]
 
@@ -70,22 +70,10 @@ def check_mlp_recommender(
     if not callable(build_mlp):
         fail(f"pass the function itself (got a {type(build_mlp).__name__}).")
     n_u, n_i, k, widths, rate, mu, (low, high) = 5, 7, 3, (8, 4), 0.25, 3.5, (1.0, 5.0)
-    call = f"build_mlp({n_u}, {n_i}, {k}, {mu}, hidden={widths}, dropout={rate})"
-    try:
-        model = build_mlp(n_u, n_i, k, mu, hidden=widths, dropout=rate)
-    except NotImplementedError as exc:
-        raise CheckFailed(not_written_yet(exc, "build_mlp")) from None
-    except Exception as exc:
-        if isinstance(exc, NameError) and "'rating'" in str(exc):
-            fail(f"{call} raised {first_line(exc)}: the template's last line returns a "
-                 "variable named `rating`, and your code never sets it.",
-                 "name your output rating: rating = sigmoid_range(logit + offset, low, high).")
-        fail(f"{call} raised {first_line(exc)}",
-             "use keras.layers (Concatenate, Dense, Dropout) on the embedding outputs.")
-    if not isinstance(model, keras.Model):
-        fail(f"{call} returned {type(model).__name__}, not a keras.Model: did you forget "
-             "`return keras.Model(...)`?" if model is None else
-             f"{call} should return a keras.Model, got {type(model).__name__}.")
+    model = build_student_model(
+        build_mlp, "build_mlp", n_u, n_i, k, mu, hidden=widths, dropout=rate,
+        rating="rating = sigmoid_range(logit + offset, low, high)",
+        hint="use keras.layers (Concatenate, Dense, Dropout) on the embedding outputs.")
     dense = _dense_layers(model)
     units = [layer.units for layer in dense]
     if units != [*widths, 1]:
