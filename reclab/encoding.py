@@ -21,7 +21,7 @@ import pandas as pd
 from reclab.columns import ITEM_COL, ITEM_IDX, USER_COL, USER_IDX, preview
 from reclab.columns import require_columns as _require_columns
 
-__all__ = ["IdEncoder"]
+__all__ = ["Encoded", "IdEncoder"]
 
 
 class IdEncoder:
@@ -145,6 +145,37 @@ class IdEncoder:
     def inverse_items(self, idx: npt.ArrayLike) -> np.ndarray:
         """Raw item ids for the codes ``idx`` (IndexError for codes outside 0..n_items−1)."""
         return _decode(self.item_ids, idx, "item")
+
+
+class Encoded:
+    """Base for data coded by an ``encoder``: its ``n_users`` and ``n_items`` are the encoder's.
+
+    A dataclass with an ``encoder: IdEncoder`` field inherits it instead of writing the two
+    properties again (:class:`reclab.models.U1Data`, :class:`reclab.protocols.LeaveOneOut`).
+
+    Example:
+        >>> from dataclasses import dataclass
+        >>> import pandas as pd
+        >>> @dataclass(frozen=True)
+        ... class Coded(Encoded):
+        ...     encoder: IdEncoder
+        >>> ratings = pd.DataFrame({"user_id": [7, 3], "item_id": [50, 50]})
+        >>> coded = Coded(IdEncoder().fit(ratings))
+        >>> coded.n_users, coded.n_items
+        (2, 1)
+    """
+
+    encoder: IdEncoder
+
+    @property
+    def n_users(self) -> int:
+        """Number of user codes (the rows of a user embedding)."""
+        return self.encoder.n_users
+
+    @property
+    def n_items(self) -> int:
+        """Number of item codes (the rows of an item embedding)."""
+        return self.encoder.n_items
 
 
 def _encode(sorted_ids: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

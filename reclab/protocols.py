@@ -43,7 +43,7 @@ import scipy.sparse as sp
 
 from reclab import metrics
 from reclab.columns import ITEM_IDX
-from reclab.encoding import IdEncoder
+from reclab.encoding import Encoded, IdEncoder
 from reclab.sampling import evaluation_candidates, seen_matrix
 from reclab.splits import leave_one_out
 
@@ -81,14 +81,15 @@ Split = Literal["val", "test"]
 
 
 @dataclass(frozen=True, eq=False)
-class LeaveOneOut:
+class LeaveOneOut(Encoded):
     """The leave-one-out split: frames with ``user_idx, item_idx``, candidates and masks.
 
     ``train`` = ``fit`` + ``val``; ``test`` and ``val`` hold one row per user. Row ``u`` of
     ``test_candidates`` / ``val_candidates`` (shape (n_users, 1 + n_neg)) belongs to user
     ``u``; column 0 is the held-out item. ``seen_fit`` / ``seen_train`` are sparse
     (n_users × n_items) matrices of the training interactions (what negative sampling avoids
-    and what full ranking excludes).
+    and what full ranking excludes). ``n_users`` / ``n_items`` (from :class:`Encoded`) count
+    every user and item of the interactions: the item codes span the whole catalogue.
     """
 
     encoder: IdEncoder
@@ -100,16 +101,6 @@ class LeaveOneOut:
     test_candidates: np.ndarray
     seen_fit: sp.csr_matrix
     seen_train: sp.csr_matrix
-
-    @property
-    def n_users(self) -> int:
-        """Number of user codes."""
-        return self.encoder.n_users
-
-    @property
-    def n_items(self) -> int:
-        """Number of item codes (the whole catalogue)."""
-        return self.encoder.n_items
 
     def history(self, on: Split = "test") -> pd.DataFrame:
         """The interactions a model may learn from before it is scored ``on`` val or test."""
