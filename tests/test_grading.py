@@ -28,7 +28,8 @@ from reclab import cli
 from reclab.course import registry
 from reclab.course import sandbox as sandboxing
 from reclab.course.build import generate_labs, reference_submission
-from reclab.course.grading import STATUSES, Grade, GradingError, grade, hash_tree, summary
+from reclab.course.gradebook import STATUSES, Grade, GradingError, summary
+from reclab.course.grading import grade, hash_tree
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = ROOT / "solutions"
@@ -265,7 +266,7 @@ def test_feedback_is_nbgraders_html_for_every_submitted_file(toy: Graded) -> Non
 def test_wide_and_canvas_tables_have_one_row_per_student(toy: Graded, tmp_path: Path) -> None:
     import pandas as pd
 
-    from reclab.course.grading import write_canvas_csv
+    from reclab.course.gradebook import write_canvas_csv
 
     wide = pd.read_csv(toy.out / "grades_wide.csv")
     students = sorted(p.name for p in toy.submissions.iterdir())
@@ -281,17 +282,19 @@ def test_wide_and_canvas_tables_have_one_row_per_student(toy: Graded, tmp_path: 
     assert canvas["SIS Login ID"].iloc[1:].tolist() == students
 
 
-SHARDED = ["alice", "bob", "dave", "frank", "grace", "ken", "leo"]
+# One student per shard at least (shard_of: alice, bob -> 3; heidi -> 2; leo -> 1), four kinds of
+# row (ok, error, empty, missing), four kernels: each shard is a whole grading run of its own.
+SHARDED = ["alice", "bob", "heidi", "leo"]
 
 
 def test_three_shards_merged_equal_one_unsharded_run(toy: Graded, tmp_path: Path) -> None:
-    from reclab.course.grading import merge
+    from reclab.course.gradebook import merge
 
     submissions = tmp_path / "class"
     for student in SHARDED:
         shutil.copytree(toy.submissions / student, submissions / student)
     outs = [tmp_path / f"shard-{i}" for i in (1, 2, 3)]
-    sizes = [len(grade(submissions, out, TOY, jobs=2, timeout=TOY_TIMEOUT, shard=(i, 3)))
+    sizes = [len(grade(submissions, out, TOY, jobs=1, timeout=TOY_TIMEOUT, shard=(i, 3)))
              for i, out in enumerate(outs, start=1)]
     assert sum(sizes) == 2 * len(SHARDED) and max(sizes) < 2 * len(SHARDED), sizes
     with pytest.raises(GradingError, match="shard\\(s\\) 3/3 missing"):
@@ -368,21 +371,37 @@ def _roundtrip_labs() -> list[str]:
 ROUNDTRIP = _roundtrip_labs()
 
 
+@dataclass
+class RealClass:
+    rows: dict[tuple[str, str], Grade]
+    scratch: Path
+    tasks: list[tuple[str, str]]  # grade()'s order: the scratch folder of task i is 000i
+
+
 @pytest.fixture(scope="module")
-def real(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], Grade]:
+def real_class(
+    tmp_path_factory: pytest.TempPathFactory, solutions_snapshot: Path,
+    generated_labs: dict[str, str],
+) -> RealClass:
     """The ROUNDTRIP labs graded untouched and with the solution code, in one class."""
     base = tmp_path_factory.mktemp("real-grading")
-    solutions = base / "solutions"  # a snapshot: every step sees the same notebooks
-    shutil.copytree(SOLUTIONS, solutions, ignore=shutil.ignore_patterns(".*"))
-    present = [lab for lab in ROUNDTRIP if (solutions / f"{lab}.ipynb").is_file()]
-    labs = generate_labs(solutions)
+    present = [lab for lab in ROUNDTRIP if (solutions_snapshot / f"{lab}.ipynb").is_file()]
+    students = ["complete", "untouched"]
     for name in present:
-        lab = nbformat.reads(labs[f"{name}.ipynb"], as_version=4)
-        solution = nbformat.read(solutions / f"{name}.ipynb", as_version=4)
-        _write(base / "class", "untouched", f"{name}.ipynb", labs[f"{name}.ipynb"].encode())
+        handed_out = generated_labs[f"{name}.ipynb"]
+        lab = nbformat.reads(handed_out, as_version=4)
+        solution = nbformat.read(solutions_snapshot / f"{name}.ipynb", as_version=4)
+        _write(base / "class", "untouched", f"{name}.ipynb", handed_out.encode())
         _write(base / "class", "complete", f"{name}.ipynb", reference_submission(lab, solution))
-    rows = grade(base / "class", base / "out", solutions, jobs=2, timeout=600, labs=present)
-    return {(r.student, r.lab): r for r in rows}
+    rows = grade(base / "class", base / "out", solutions_snapshot, jobs=2, timeout=600,
+                 labs=present, scratch=base / "scratch")
+    return RealClass({(r.student, r.lab): r for r in rows}, base / "scratch",
+                     [(student, lab) for student in students for lab in sorted(present)])
+
+
+@pytest.fixture(scope="module")
+def real(real_class: RealClass) -> dict[tuple[str, str], Grade]:
+    return real_class.rows
 
 
 def _real_row(real: dict[tuple[str, str], Grade], student: str, lab: str) -> Grade:
@@ -413,3 +432,38 @@ def test_real_untouched_lab_fails_every_test_cell_and_runs_until_the_first_exerc
     assert row.cells and not passing, f"these test cells pass on the untouched lab: {passing}"
     assert row.early_errors == (), f"errors before the first exercise: {row.early_errors}"
     assert "not answered" in row.message
+    print(f"{lab}: untouched graded in {row.seconds:.0f} s")
+
+
+DETERMINISM_LAB = "01_regression_dot"  # embedding init, shuffling, early stopping
+NOT_METRICS = {"notebook", "model", "split", "train_seconds", "predictions"}
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(DETERMINISM_LAB not in ROUNDTRIP, reason=f"{DETERMINISM_LAB} not graded")
+def test_a_solution_gives_the_same_metrics_to_4_decimals_when_run_again(
+    real_class: RealClass, solutions_snapshot: Path, tmp_path: Path
+) -> None:
+    """Seeds + op determinism: the graded (sandboxed) run and a plain nbclient run of the same
+    solution record the same metrics to 4 decimals (timings excluded). One run, not two, is
+    added to make test: the graded run is the first."""
+    import pandas as pd
+    from nbclient import NotebookClient
+
+    index = real_class.tasks.index(("complete", DETERMINISM_LAB))
+    graded = (real_class.scratch / "submissions" / f"{index:04d}" / "kernel" / "results"
+              / DETERMINISM_LAB / "metrics.csv")
+    assert graded.is_file(), f"the graded run of {DETERMINISM_LAB} recorded no results at {graded}"
+    nb = nbformat.read(solutions_snapshot / f"{DETERMINISM_LAB}.ipynb", as_version=4)
+    NotebookClient(nb, timeout=600, kernel_name="python3",
+                   resources={"metadata": {"path": str(solutions_snapshot)}}).execute(
+        env={**os.environ, "RECLAB_RESULTS": str(tmp_path / "results")})
+    again = tmp_path / "results" / DETERMINISM_LAB / "metrics.csv"
+
+    def metrics(path: Path) -> pd.DataFrame:
+        table = pd.read_csv(path).set_index("model").sort_index()
+        return table.drop(columns=[c for c in table.columns if c in NOT_METRICS])
+
+    first, second = metrics(graded), metrics(again)
+    assert not first.empty and list(first.index) == list(second.index)
+    pd.testing.assert_frame_equal(first.round(4), second.round(4), check_exact=False, atol=5e-5)
