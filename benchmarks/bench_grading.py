@@ -12,13 +12,16 @@ both). The per-step medians show the grading's own overhead directly: a submissi
 time minus nbgrader's autograde step (which is the kernel's run plus nbgrader's
 preprocessors).
 
-(issue 16's goal: ≤ 1.3 for lab 01, N = 10, J = 2). The per-step time of each graded
+(issue 16's goal: ≤ 1.3 for lab 01, N = 10, J = 2). ``--sandbox both`` grades the same N
+submissions with bubblewrap and then without, in one run, and prints the sandbox's overhead
+(issue 14's goal: ≤ 10 % for 20 submissions of lab 01, J = 2). The per-step time of each graded
 submission (nbgrader's autograde = the kernel's run, feedback, the rest) comes from the
-grading workers' answers. Results go to ``benchmarks/grading-<sandbox>.json`` and ``.md`` with
+grading workers' answers. Results go to ``benchmarks/grading-<sandbox(es)>.json`` and ``.md`` with
 the machine and its load.
 
 Example:
-    $ .venv/bin/python benchmarks/bench_grading.py --lab 01_regression_dot -n 10 --jobs 2
+    $ .venv/bin/python benchmarks/bench_grading.py --lab 01_regression_dot -n 20 --jobs 2 \\
+          --sandbox both
 """
 
 from __future__ import annotations
@@ -66,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-n", type=int, default=10, help="correct submissions graded")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks")
-    parser.add_argument("--sandbox", default="auto", choices=("auto", "bwrap", "none"))
+    parser.add_argument("--sandbox", default="auto", choices=("auto", "bwrap", "none", "both"),
+                        help="both: grade the N submissions with bwrap, then without")
     args = parser.parse_args(argv)
 
     load_before = os.getloadavg()
@@ -95,53 +99,63 @@ def main(argv: list[str] | None = None) -> int:
             return time.monotonic() - wave_start, runs
 
         wave_before, bare = wave("before")
-
-        print(f">> grading {args.n} submissions with --jobs {args.jobs}", flush=True)
-        grade_start = time.monotonic()
-        mode, note = resolve(args.sandbox)
-        print(f">> {note}", flush=True)
-        rows = grade(base / "class", base / "out", solutions, jobs=args.jobs, timeout=900,
-                     scratch=base / "scratch", sandbox=mode)
-        graded = time.monotonic() - grade_start
+        graded: dict[str, float] = {}
+        rows, steps = [], []
+        modes = ["bwrap", "none"] if args.sandbox == "both" else [resolve(args.sandbox)[0]]
+        for mode in modes:
+            print(f">> grading {args.n} submissions with --jobs {args.jobs}, --sandbox {mode}",
+                  flush=True)
+            grade_start = time.monotonic()
+            rows += grade(base / "class", base / f"out-{mode}", solutions, jobs=args.jobs,
+                          timeout=900, scratch=base / f"scratch-{mode}", sandbox=mode)
+            graded[mode] = time.monotonic() - grade_start
+            steps += [json.loads(p.read_text())["timing"] for p in
+                      sorted((base / f"scratch-{mode}" / "submissions").glob("*/answer.json"))]
         wave_after, bare_after = wave("after")  # the load may change while we grade
         bare += bare_after
         wave = (wave_before + wave_after) / 2
-        steps = [json.loads(p.read_text())["timing"]
-                 for p in sorted((base / "scratch" / "submissions").glob("*/answer.json"))]
     ideal = args.n / args.jobs * wave
-    ratio = graded / ideal
+    ratios = {mode: seconds / ideal for mode, seconds in graded.items()}
     bad = [r for r in rows if r.status != "ok" or r.score != r.max_score]
     per_step = pd.DataFrame(steps).median().round(2).to_dict() if steps else {}
     per_row = statistics.median(r.seconds for r in rows)
+    overhead = graded["bwrap"] / graded["none"] - 1 if len(graded) == 2 else None
     result = {
-        "lab": args.lab, "n": args.n, "jobs": args.jobs, "sandbox": mode, "started_utc": started,
+        "lab": args.lab, "n": args.n, "jobs": args.jobs, "sandbox": modes, "started_utc": started,
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                     "python": platform.python_version(),
                     "load_before": [round(x, 2) for x in load_before],
                     "load_after": [round(x, 2) for x in os.getloadavg()]},
         "bare_seconds": [round(b, 1) for b in bare], "bare_wave_seconds": round(wave, 1),
         "bare_wave_before_after": [round(wave_before, 1), round(wave_after, 1)],
-        "ideal_seconds": round(ideal, 1), "grading_seconds": round(graded, 1),
-        "ratio": round(ratio, 3), "median_seconds_per_submission": round(per_row, 1),
+        "ideal_seconds": round(ideal, 1),
+        "grading_seconds": {m: round(t, 1) for m, t in graded.items()},
+        "ratio": {m: round(r, 3) for m, r in ratios.items()},
+        "sandbox_overhead": None if overhead is None else round(overhead, 3),
+        "median_seconds_per_submission": round(per_row, 1),
         "median_step_seconds": per_step, "not_full_marks": len(bad),
     }
     args.out.mkdir(parents=True, exist_ok=True)
-    stem = f"grading-{mode}"
+    stem = f"grading-{'-'.join(modes)}"
     (args.out / f"{stem}.json").write_text(json.dumps(result, indent=1) + "\n")
     table = pd.DataFrame([
         {"measure": "bare: one parallel wave of --jobs, before grading",
          "seconds": round(wave_before, 1)},
         {"measure": "bare: the same, after grading", "seconds": round(wave_after, 1)},
         {"measure": f"ideal: {args.n} / {args.jobs} waves", "seconds": round(ideal, 1)},
-        {"measure": f"reclab grade, {args.n} submissions", "seconds": round(graded, 1)},
+        *({"measure": f"reclab grade --sandbox {m}, {args.n} submissions",
+           "seconds": round(t, 1)} for m, t in graded.items()),
         {"measure": "median per submission (worker time)", "seconds": round(per_row, 1)},
         *({"measure": f"  median step: {k}", "seconds": v} for k, v in per_step.items()),
     ])
+    verdict = ", ".join(f"--sandbox {m}: **ratio {r:.2f}**" for m, r in ratios.items())
+    if overhead is not None:
+        verdict += f"; sandbox overhead **{overhead:+.1%}** (goal ≤ 10 %)"
     text = (f"# Grading benchmark: {args.lab}, N={args.n}, --jobs {args.jobs}, "
-            f"--sandbox {mode}\n\n"
+            f"--sandbox {' and '.join(modes)}\n\n"
             f"{started}, {os.cpu_count()} CPUs, load before {load_before[0]:.1f} "
             f"(1 min), after {os.getloadavg()[0]:.1f}\n\n"
-            f"{table.to_markdown(index=False)}\n\n**ratio {ratio:.2f}** (goal ≤ 1.3)\n")
+            f"{table.to_markdown(index=False)}\n\n{verdict} (ratio goal ≤ 1.3)\n")
     (args.out / f"{stem}.md").write_text(text)
     print(text)
     if bad:
