@@ -5,8 +5,9 @@ lab), and its docstring names that notebook and section; later notebooks import 
 here instead of pasting it. ``tests/test_models_sync.py`` fails when a notebook's definition
 and this module's differ (docstrings and comments aside).
 
+- taught in ``00_movielens_tour``: :func:`evaluate_u1`;
 - taught in ``01_regression_dot``: :func:`pair_inputs`, :func:`u1_data`,
-  :func:`predict_ratings`, :func:`evaluate_u1`;
+  :func:`predict_ratings`;
 - taught in ``02_biased_mf``: :func:`sigmoid_range`, :func:`global_mean_logit`,
   :class:`BatchRowsL2`, :func:`build_biased_mf`, :func:`train_rating_model`;
 - taught in ``03_deep_recommender``: :func:`masked_mse`, :func:`rating_matrix`,
@@ -37,7 +38,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from reclab.data import load_split
-from reclab.encoding import IdEncoder
+from reclab.encoding import Encoded, IdEncoder
 from reclab.metrics import mae, rmse
 from reclab.reproducibility import quiet_tensorflow
 from reclab.results import record_result
@@ -75,6 +76,39 @@ __all__ = [
 
 
 # ------------------------------------------------------------------------------------------
+# taught in 00_movielens_tour
+
+
+def evaluate_u1(notebook: str, name: str, test: pd.DataFrame, predictions: npt.ArrayLike, *,
+                valid: tuple[npt.ArrayLike, npt.ArrayLike] | None = None,
+                seconds: float | None = None, history: Any = None) -> dict[str, Any]:
+    """Score predictions for every ``u1.test`` row, record them, print one line; return a row.
+
+    Taught in notebook 00_movielens_tour, section 8. ``valid`` is ``(true, predicted)``
+    ratings of the validation slice (adds ``valid_rmse``); ``history`` (a Keras History
+    watching ``val_rmse``) adds ``epochs`` (trained) and ``best_epoch`` (kept).
+
+    Example:
+        >>> evaluate_u1("01_regression_dot", "dot product", data.test, pred)  # doctest: +SKIP
+        dot product               test RMSE 0.9312  MAE 0.7312
+    """
+    pred = np.asarray(predictions, dtype="float64")
+    metrics = {"rmse": rmse(test["rating"], pred), "mae": mae(test["rating"], pred)}
+    line = f"{name:<25} test RMSE {metrics['rmse']:.4f}  MAE {metrics['mae']:.4f}"
+    if valid is not None:
+        metrics["valid_rmse"] = rmse(*valid)
+        line += f"  validation RMSE {metrics['valid_rmse']:.4f}"
+    record_result(notebook, name, metrics, train_seconds=seconds,
+                  predictions=test[["user_id", "item_id"]].assign(prediction=pred))
+    print(line)
+    row: dict[str, Any] = {"model": name, **metrics, "train_seconds": seconds}
+    if history is not None:
+        row["epochs"] = len(history.history["loss"])
+        row["best_epoch"] = int(np.argmin(history.history["val_rmse"])) + 1
+    return row
+
+
+# ------------------------------------------------------------------------------------------
 # taught in 01_regression_dot
 
 
@@ -93,13 +127,14 @@ def pair_inputs(coded: pd.DataFrame) -> dict[str, np.ndarray]:
 
 
 @dataclass(frozen=True)
-class U1Data:
+class U1Data(Encoded):
     """The canonical ``u1`` split, a seeded validation slice of ``u1.base``, and its codes.
 
     ``fit`` and ``valid`` partition ``train`` (``u1.base``); ``*_coded`` add ``user_idx`` and
     ``item_idx`` from an :class:`~reclab.encoding.IdEncoder` fitted on ``train``; the test
     rows whose user or movie is unseen in ``train`` keep code -1 (``test_known`` is False).
-    ``global_mean`` is the mean rating of ``fit``.
+    ``global_mean`` is the mean rating of ``fit``; ``n_users`` and ``n_items`` are the
+    encoder's (:class:`~reclab.encoding.Encoded`).
     """
 
     train: pd.DataFrame
@@ -112,16 +147,6 @@ class U1Data:
     test_coded: pd.DataFrame
     test_known: np.ndarray
     global_mean: float
-
-    @property
-    def n_users(self) -> int:
-        """Number of user codes."""
-        return self.encoder.n_users
-
-    @property
-    def n_items(self) -> int:
-        """Number of item codes."""
-        return self.encoder.n_items
 
 
 def u1_data(valid_size: float = 0.1, seed: int = 0) -> U1Data:
@@ -162,35 +187,6 @@ def predict_ratings(model: keras.Model, coded: pd.DataFrame,
         rows = {name: codes[known] for name, codes in inputs.items()}
         pred[known] = np.ravel(model.predict(rows, batch_size=8192, verbose=0))
     return pred
-
-
-def evaluate_u1(notebook: str, name: str, test: pd.DataFrame, predictions: npt.ArrayLike, *,
-                valid: tuple[npt.ArrayLike, npt.ArrayLike] | None = None,
-                seconds: float | None = None, history: Any = None) -> dict[str, Any]:
-    """Score predictions for every ``u1.test`` row, record them, print one line; return a row.
-
-    Taught in notebook 01_regression_dot, section 5. ``valid`` is ``(true, predicted)``
-    ratings of the validation slice (adds ``valid_rmse``); ``history`` (a Keras History
-    watching ``val_rmse``) adds ``epochs`` (trained) and ``best_epoch`` (kept).
-
-    Example:
-        >>> evaluate_u1("01_regression_dot", "dot product", data.test, pred)  # doctest: +SKIP
-        dot product               u1.test RMSE 0.9312   MAE 0.7312
-    """
-    pred = np.asarray(predictions, dtype="float64")
-    metrics = {"rmse": rmse(test["rating"], pred), "mae": mae(test["rating"], pred)}
-    line = f"{name:<25} u1.test RMSE {metrics['rmse']:.4f}   MAE {metrics['mae']:.4f}"
-    if valid is not None:
-        metrics["valid_rmse"] = rmse(*valid)
-        line += f"   validation RMSE {metrics['valid_rmse']:.4f}"
-    record_result(notebook, name, metrics, train_seconds=seconds,
-                  predictions=test[["user_id", "item_id"]].assign(prediction=pred))
-    print(line)
-    row: dict[str, Any] = {"model": name, **metrics, "train_seconds": seconds}
-    if history is not None:
-        row["epochs"] = len(history.history["loss"])
-        row["best_epoch"] = int(np.argmin(history.history["val_rmse"])) + 1
-    return row
 
 
 # ------------------------------------------------------------------------------------------
@@ -347,11 +343,12 @@ def rating_matrix(coded: pd.DataFrame, n_items: int, n_users: int) -> np.ndarray
     return matrix
 
 
-def build_autorec(n_inputs: int, hidden: int, input_dropout: float = 0.5,
-                  l2: float = 1e-4) -> keras.Model:
+def build_autorec(n_inputs: int, hidden: int, input_dropout: float = 0.5, l2: float = 1e-4,
+                  name: str | None = None) -> keras.Model:
     """Denoising AutoRec: Dropout on the input, a sigmoid hidden layer, a linear output.
 
-    Taught in notebook 03_deep_recommender, section 3.
+    Taught in notebook 03_deep_recommender, section 3. ``name`` defaults to
+    ``autorec_<hidden>``.
 
     Example:
         >>> build_autorec(943, 100).output_shape
@@ -362,7 +359,7 @@ def build_autorec(n_inputs: int, hidden: int, input_dropout: float = 0.5,
     code_ = keras.layers.Dense(hidden, activation="sigmoid",
                                kernel_regularizer=keras.regularizers.L2(l2))(noisy)
     output = keras.layers.Dense(n_inputs, kernel_regularizer=keras.regularizers.L2(l2))(code_)
-    return keras.Model(ratings, output, name=f"autorec_{hidden}")
+    return keras.Model(ratings, output, name=name or f"autorec_{hidden}")
 
 
 def train_autorec(model: keras.Model, inputs: np.ndarray, valid_targets: np.ndarray,

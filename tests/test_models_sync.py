@@ -21,10 +21,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = ROOT / "solutions"
 
 TAUGHT: dict[str, dict[str, str]] = {
-    "01_regression_dot": {
-        "pair_inputs": "reclab.models", "predict_ratings": "reclab.models",
-        "evaluate_u1": "reclab.models",
-    },
+    "00_movielens_tour": {"evaluate_u1": "reclab.models"},
+    "01_regression_dot": {"pair_inputs": "reclab.models", "predict_ratings": "reclab.models"},
     "02_biased_mf": {
         "sigmoid_range": "reclab.models", "global_mean_logit": "reclab.models",
         "BatchRowsL2": "reclab.models", "build_biased_mf": "reclab.models",
