@@ -49,7 +49,6 @@ from reclab.course.build import solution_notebooks
 from reclab.course.driver import STUB_MESSAGE, Course, Worker, copy_course, create_course
 from reclab.course.gradebook import (
     SHARD_FILE,
-    STATUSES,  # noqa: F401 -- unused here; tests/test_grading.py imports it from here (H6 asked)
     CellGrade,
     Grade,
     GradingError,
