@@ -85,13 +85,23 @@ def test_solution_notebooks_have_goals_and_going_further(name: str) -> None:
     assert "sys.path" not in json.dumps(nb), "notebooks import reclab, never sys.path hacks"
 
 
-def test_ci_runs_make_test() -> None:
+def test_ci_runs_make_test_then_the_browser_test() -> None:
     commands = [
         line.strip()
         for line in (ROOT / ".ci" / "run").read_text().splitlines()
         if line.strip() and not line.lstrip().startswith(("#", "set ", "cd "))
     ]
-    assert commands == ["make test"]
+    assert commands == ["make test", "make test-ui"]
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert "`.ci/run`, on a fresh clone) runs `make test` and then `make test-ui`" in readme
+
+
+def test_make_test_ui_has_a_time_limit_and_installs_chromium() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    recipe = makefile.split("\ntest-ui:", 1)[1].split("\n\n", 1)[0]
+    assert "timeout" in recipe and "$(UI_LIMIT)" in recipe, "the browser test needs a hard limit"
+    assert "apt-get install" in recipe and "chromium" in recipe
+    assert "cannot be installed here" in recipe, "say what to do when chromium can't be installed"
 
 
 def test_readme_shows_the_two_commands_and_every_lab() -> None:
