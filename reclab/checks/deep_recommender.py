@@ -25,7 +25,7 @@ import numpy as np
 from reclab.checks import CheckFailed, fail, first_line, model_layers, not_written_yet, passed
 from reclab.checks.biased_mf import build_student_model, check_test_rmse
 
-__all__ = ["check_masked_mse", "check_mlp_recommender", "check_test_rmse"]
+__all__ = ["check_masked_mse", "check_mlp_recommender", "check_test_rmse", "masked_gradient_leak"]
 
 
 # ------------------------------------------------------------------------------------------
@@ -221,6 +221,32 @@ def _diagnose(masked_mse_value: float, y_true: np.ndarray, y_pred: np.ndarray) -
     return None
 
 
+def masked_gradient_leak(loss: Callable[[Any, Any], Any], name: str, hint: str) -> float:
+    """The largest gradient of ``loss(_Y_TRUE, y_pred)`` on the unobserved entries (0 if right).
+
+    Fails (with ``hint``) when ``loss`` gives no gradient, e.g. NumPy code. 03's and 08's
+    masked-loss checks share it, with the fixture ``_Y_TRUE`` / ``_Y_PRED``.
+
+    Example:
+        >>> import keras
+        >>> masked_gradient_leak(lambda t, p: keras.ops.sum(p), "total", "")
+        1.0
+    """
+    __tracebackhide__ = True
+    import tensorflow as tf
+
+    y_pred = tf.Variable(_Y_PRED)
+    try:
+        with tf.GradientTape() as tape:
+            value = loss(tf.constant(_Y_TRUE), y_pred)
+        grad = tape.gradient(value, y_pred)
+    except Exception:
+        grad = None
+    if grad is None:
+        fail(f"{name} is not differentiable with respect to y_pred (no gradient).", hint)
+    return float(np.abs(grad.numpy()[_Y_TRUE == 0]).max())
+
+
 def check_masked_mse(masked_mse: Callable[[Any, Any], Any]) -> None:
     """Check AutoRec's loss: mean squared error over the observed entries (``y_true != 0``).
 
@@ -249,21 +275,8 @@ def check_masked_mse(masked_mse: Callable[[Any, Any], Any]) -> None:
                  _diagnose(got, y_true, y_pred)
                  or "sum(mask * (y_true - y_pred)**2) / max(sum(mask), 1), with mask = "
                  "(y_true != 0) as floats.")
-    import tensorflow as tf
-
-    y_true = tf.constant(_Y_TRUE)
-    y_pred = tf.Variable(_Y_PRED)
-    try:
-        with tf.GradientTape() as tape:
-            loss = masked_mse(y_true, y_pred)
-        grad = tape.gradient(loss, y_pred)
-    except Exception:
-        grad = None
-    if grad is None:
-        fail("masked_mse is not differentiable with respect to y_pred (no gradient).",
-             "compute it with keras.ops, not numpy, so TensorFlow can differentiate it.")
-    grad = grad.numpy()
-    leak = np.abs(grad[_Y_TRUE == 0]).max()
+    leak = masked_gradient_leak(masked_mse, "masked_mse", "compute it with keras.ops, not "
+                                "numpy, so TensorFlow can differentiate it.")
     if leak > 1e-7:
         fail(f"the gradient reaches unobserved entries (up to {leak:.3g}): the model would be "
              "trained to predict 0 stars for every unrated movie.",
