@@ -253,6 +253,20 @@ def test_no_residual_is_named():
     _fails(check_user_item_biases, independent, match=r"r - μ - b_item")
 
 
+def test_users_fitted_first_is_named():
+    def users_first(train, reg_user=5.0, reg_item=5.0):
+        mu = float(train["rating"].mean())
+        user = (train["rating"] - mu).groupby(train["user_id"]).agg(["sum", "size"])
+        b_user = user["sum"] / (reg_user + user["size"])
+        residual = train["rating"] - mu - train["user_id"].map(b_user)
+        item = residual.groupby(train["item_id"]).agg(["sum", "size"])
+        return mu, b_user, item["sum"] / (reg_item + item["size"])
+
+    _fails(check_user_item_biases, users_first,
+           match=r"reg_user=0, reg_item=0: b_item of movie .*\n"
+                 r"Hint: the users were fitted first: fit b_item on r - μ first")
+
+
 def test_mu_added_into_biases_is_named():
     def with_mu(train, reg_user=5.0, reg_item=5.0):
         mu, b_user, b_item = user_item_biases(train, reg_user, reg_item)

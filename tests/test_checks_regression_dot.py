@@ -326,3 +326,30 @@ def test_inputs_not_named_user_and_item_are_refused():
 
     with pytest.raises(CheckFailed, match=r"input is named 'user_idx'; name it 'user'"):
         check_dot_model(build_dot_model)
+
+
+def dot_axes_2(n_users, n_items, dim):
+    """Dot(axes=2) on (batch, dim) vectors: Keras raises an IndexError while building."""
+    user, item = _inputs()
+    u = keras.layers.Embedding(n_users, dim)(user)
+    i = keras.layers.Embedding(n_items, dim)(item)
+    return keras.Model([user, item], keras.layers.Dot(axes=2)([u, i]))
+
+
+def float_dim(n_users, n_items, dim):
+    user, item = _inputs()
+    u = keras.layers.Embedding(n_users, dim / 1)(user)
+    i = keras.layers.Embedding(n_items, dim)(item)
+    return keras.Model([user, item], keras.layers.Dot(axes=1)([u, i]))
+
+
+@pytest.mark.parametrize(("build", "message"), [
+    (dot_axes_2, r"raised IndexError(.|\n)*\nHint: keras.layers.Dot\(axes=1\): with inputs of "
+                 r"shape \(\), each embedding is \(batch, dim\)"),
+    (float_dim, r"raised ValueError: `output_dim` must be a positive integer(.|\n)*\n"
+                r"Hint: embedding sizes must be Python ints"),
+])
+def test_build_errors_get_the_hint_of_their_cause(build, message):
+    with pytest.raises(CheckFailed, match=message) as info:
+        check_dot_model(build)
+    assert info.value.__context__ is None

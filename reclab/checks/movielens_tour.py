@@ -328,6 +328,14 @@ def _reference_biases(
     return mu, b_user, b_item
 
 
+def _users_first(ratings: pd.DataFrame, reg_user: float,
+                 reg_item: float) -> tuple[float, dict[int, float], dict[int, float]]:
+    """The usual mistake of fitting b_user on r - mu first, then b_item on the residuals."""
+    swapped = ratings.rename(columns={"user_id": "item_id", "item_id": "user_id"})
+    mu, b_item, b_user = _reference_biases(swapped, reg_user=reg_item, reg_item=reg_user)
+    return mu, b_user, b_item
+
+
 def _require_series(value: Any, what: str, key: str) -> pd.Series:
     """``value`` itself if it is a Series; otherwise fail with what it is and how to fix it."""
     __tracebackhide__ = True
@@ -405,6 +413,8 @@ def _bias_hint(
             _reference_biases(ratings, reg_user, reg_item, residual=False),
         "check the parentheses: sum / (λ + n), not sum / λ + n (Python divides before it "
         "adds).": _reference_biases(ratings, reg_user, reg_item, unparenthesised=True),
+        "the users were fitted first: fit b_item on r - μ first, then b_user on what it "
+        "leaves over, r - μ - b_item.": _users_first(ratings, reg_user, reg_item),
     }  # fmt: skip
     for message, (_, b_u, b_i) in variants.items():
         want_user = np.array([b_u[u] for u in users])

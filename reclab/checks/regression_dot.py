@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from reclab.checks import CheckFailed, fail, model_layers, not_written_yet, passed
+from reclab.checks import CheckFailed, fail, first_line, model_layers, not_written_yet, passed
 
 __all__ = ["check_dot_model", "check_test_predictions"]
 
@@ -55,11 +55,16 @@ def _build(build: Callable, n_users: int, n_items: int, dim: int) -> Any:
     except Exception as exc:  # reported below, outside the except block: no chained traceback
         error = exc
     if error is not None:
-        fail(
-            f"build_dot_model({n_users}, {n_items}, {dim}) raised {type(error).__name__}: "
-            f"{error}",
-            "embedding sizes must be Python ints: keras.layers.Embedding(n_users, dim).",
-        )
+        text = str(error)
+        if "integer" in text or "of type float" in text:
+            hint = "embedding sizes must be Python ints: keras.layers.Embedding(n_users, dim)."
+        elif isinstance(error, IndexError) or "axes" in text or "axis" in text:
+            hint = ("keras.layers.Dot(axes=1): with inputs of shape (), each embedding is "
+                    "(batch, dim), and axis 1 holds the dim numbers to multiply and add.")
+        else:
+            hint = ("two keras.Input(shape=(), dtype='int32'), one keras.layers.Embedding(n, dim) "
+                    "on each, and keras.layers.Dot(axes=1) on the two vectors.")
+        fail(f"build_dot_model({n_users}, {n_items}, {dim}) raised {first_line(error)}", hint)
     if model is None:
         fail("build_dot_model returned None: did you forget `return keras.Model(...)`?")
     if not isinstance(model, keras.Model):
