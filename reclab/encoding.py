@@ -123,11 +123,11 @@ class IdEncoder:
             )
             raise ValueError(
                 f"IdEncoder.transform: {unseen} in {np.count_nonzero(~known)} row(s) were not "
-                "seen by fit(), so a model trained on the fitted table has no learned vector "
-                "for them. Pass unknown='drop' to leave those rows out, or unknown='keep' to "
-                "code them as -1 and give them a fallback prediction (e.g. the mean training "
-                "rating). Refitting the encoder on a table that includes the test rows would "
-                "only give them codes whose vectors are never trained."
+                "seen by fit(),\nso a model trained on the fitted table has no learned vector "
+                "for them.\nPass unknown='drop' to leave those rows out, or unknown='keep' to "
+                "code them as -1\nand give them a fallback prediction (e.g. the mean training "
+                "rating). Refitting the\nencoder on a table that includes the test rows would "
+                "only give them codes whose\nvectors are never trained."
             )
         out = df.assign(**{USER_IDX: user_idx, ITEM_IDX: item_idx})
         if unknown == "drop":
