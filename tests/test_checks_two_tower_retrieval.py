@@ -236,3 +236,14 @@ def test_quality_bars():
             check_quality_bars("model", {**good, key: QUALITY_BARS[key] - 0.001})
     with pytest.raises(CheckFailed, match="no 'hr@10_full'"):
         check_quality_bars("model", {k: v for k, v in good.items() if k != "hr@10_full"})
+
+
+def test_quality_bars_margins():
+    # The lowest test figures measured for a correct solution (seeds, configurations) pass …
+    check_quality_bars("model", {"hr@10_full": 0.204, "ndcg@10_full": 0.105,
+                                 "hr@10_sampled": 0.73, "ndcg@10_sampled": 0.47})
+    # … and a model that ignores recency (mean pooling, measured) fails, quoting the range.
+    mean_pooling = {"hr@10_full": 0.177, "ndcg@10_full": 0.093, "hr@10_sampled": 0.694,
+                    "ndcg@10_sampled": 0.426}
+    with pytest.raises(CheckFailed, match=r"below the bar 0.19 \(a correct solution reaches "):
+        check_quality_bars("mean pooling", mean_pooling)

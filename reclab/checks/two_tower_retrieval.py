@@ -22,6 +22,7 @@ import numpy as np
 from reclab.checks import call_student, fail, passed
 
 __all__ = [
+    "MEASURED",
     "QUALITY_BARS",
     "check_history_pooling",
     "check_in_batch_softmax_loss",
@@ -29,14 +30,28 @@ __all__ = [
     "check_top_k_unseen",
 ]
 
-#: Bars the model chosen on validation must reach on 06's leave-one-out test items: just
-#: above the best tuned peer of the benchmark (EASE from a recency-weighted user row,
-#: 0.194 / 0.102 full ranking, 0.665 / 0.422 sampled).
+#: Bars the model chosen on validation must reach on 06's leave-one-out test items, set where a
+#: correct solution passes on any CPU. Measured here (2 CPU cores, the notebook's settings, the
+#: configurations and seeds tried while tuning): the chosen kind of model reaches 0.204–0.230
+#: HR@10 and 0.105–0.119 NDCG@10 on full ranking, 0.73–0.75 / 0.47–0.49 sampled; floating-point
+#: differences between CPUs move a run about as much as another seed. The bars sit about
+#: 0.014 / 0.007 (full) and 0.03 / 0.02 (sampled) below the lowest of those runs, and above
+#: what mean pooling reaches (0.177 / 0.093 full, 0.69 / 0.43 sampled). The best tuned peer of
+#: the benchmark, EASE from a recency-weighted user row, is at 0.194 / 0.102 full and
+#: 0.665 / 0.422 sampled: the notebook prints its ratio to it; being ahead of it is measured
+#: (``make bench``), the bars only guard the half of that margin a correct solution can rely on.
 QUALITY_BARS: dict[str, float] = {
-    "hr@10_full": 0.195,
-    "ndcg@10_full": 0.103,
-    "hr@10_sampled": 0.67,
-    "ndcg@10_sampled": 0.425,
+    "hr@10_full": 0.19,
+    "ndcg@10_full": 0.098,
+    "hr@10_sampled": 0.70,
+    "ndcg@10_sampled": 0.45,
+}
+#: The range measured for a correct solution (see :data:`QUALITY_BARS`), quoted by the check.
+MEASURED: dict[str, str] = {
+    "hr@10_full": "0.204–0.230",
+    "ndcg@10_full": "0.105–0.119",
+    "hr@10_sampled": "0.73–0.75",
+    "ndcg@10_sampled": "0.47–0.49",
 }
 
 
@@ -356,8 +371,8 @@ def check_quality_bars(model: str, result: Mapping[str, float]) -> None:
                  "pass the dict returned by protocols.evaluate_ranking(..., on='test').")
         value = float(result[key])
         if not np.isfinite(value) or value < bar:
-            fail(f"{model}: test {key} = {value:.4f}, below the bar {bar} (the best tuned "
-                 "peer, EASE on a recency-weighted row, is just below it).", hints[key])
+            fail(f"{model}: test {key} = {value:.4f}, below the bar {bar} (a correct solution "
+                 f"reaches {MEASURED[key]}; mean pooling lands below the bar).", hints[key])
     shown = ", ".join(f"{key} {float(result[key]):.3f} ≥ {bar}" for key, bar in
                       QUALITY_BARS.items())
     passed(f"{model}: {shown}")
