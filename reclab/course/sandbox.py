@@ -4,7 +4,8 @@ nbgrader starts one kernel per submission; with ``--sandbox bwrap`` that kernel 
 ``bwrap … prlimit … python -m ipykernel_launcher`` (a kernelspec written into the
 submission's scratch folder), so the student's code runs with:
 
-- a read-only view of the system (``/usr``, ``/etc``), the Python install, the venv, the
+- a read-only view of the system (``/usr``, ``/etc``, the CPU topology and cgroup limits under
+  ``/sys``), the Python install, the venv, the
   ``reclab`` package and the MovieLens cache — and of **nothing else**: not the solutions,
   the other submissions, the output folder, the scratch course (its gradebook holds the hidden
   tests), the home directory;
@@ -143,6 +144,10 @@ def kernel_argv(private: Path, writable: Sequence[Path], limits: Limits) -> list
 
     # /tmp first: a venv or checkout under /tmp (a CI clone) is then bound on top of it
     args = ["bwrap", *_system_binds(), "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+    # the CPU topology and the cgroup's CPU quota, read-only: TensorFlow, oneDNN and OpenMP
+    # size their thread pools and kernels from them, as they do outside the sandbox
+    for path in ("/sys/devices/system/cpu", "/sys/fs/cgroup"):
+        args += ["--ro-bind-try", path, path]
     for path in readable_paths():
         args += ["--ro-bind", str(path), str(path)]
     for path in (private, *writable):
