@@ -118,7 +118,13 @@ def api_sessions(base: str, token: str) -> list[dict[str, Any]]:
 
 def wait_kernel_connected(base: str, token: str, path: str, timeout_s: float = KERNEL_S) -> None:
     """Wait until the server says the kernel of notebook ``path`` is idle and connected to
-    (the page's websocket): only then does Run All reach a kernel that is listening."""
+    (the page's websocket): only then does Run All reach a kernel that is listening.
+
+    Why: while a notebook loads, its execution indicator reads ``data-status="idle"`` before
+    the kernel session even exists (then "initializing", "connecting", "unknown", "idle").
+    A Run All clicked in that window runs nothing: JupyterLab clears each cell's execution
+    because the session has no kernel, so no cell gets a prompt and no error ever comes.
+    That was the fresh-clone "hang" (1 in 5 tries here with the old wait)."""
     deadline = time.monotonic() + timeout_s
     while True:
         kernels = [s["kernel"] for s in api_sessions(base, token) if s["path"] == path]
