@@ -30,6 +30,18 @@ def kernel_expanded(u, v):
     return ops.maximum(0.0, 1.0 - d2)
 
 
+def kernel_cross_once(u, v):
+    d2 = (ops.sum(u**2, axis=1)[:, None] + ops.sum(v**2, axis=1)[None, :]
+          - ops.matmul(u, ops.transpose(v)))
+    return ops.maximum(0.0, 1.0 - d2)
+
+
+def kernel_cross_added(u, v):
+    d2 = (ops.sum(u**2, axis=1)[:, None] + ops.sum(v**2, axis=1)[None, :]
+          + 2 * ops.matmul(u, ops.transpose(v)))
+    return ops.maximum(0.0, 1.0 - d2)
+
+
 def kernel_no_clip(u, v):
     return 1.0 - ops.sum((u[:, None, :] - v[None, :, :]) ** 2, axis=-1)
 
@@ -66,6 +78,8 @@ def test_local_kernel_accepts_right_answers(right, capsys):
     (kernel_distance, "not its square"),
     (kernel_transposed, "transposed"),
     (kernel_gaussian, "Gaussian"),
+    (kernel_cross_once, "factor 2"),
+    (kernel_cross_added, "is subtracted"),
     (kernel_numpy, "keras.ops"),
     (kernel_stub, "not written yet"),
     ("not a function", "function itself"),

@@ -54,13 +54,17 @@ def _kernel_diagnosis(got: np.ndarray, u: np.ndarray, v: np.ndarray) -> str | No
         "it returns the squared distances themselves: the kernel is max(0, 1 - distance²).": d2,
         "it uses exp(-distance²) (a Gaussian kernel); GLocal-K's kernel is max(0, 1 - distance²).":
             np.exp(-d2),
+        "the cross term of ||u_i - v_j||² = ||u_i||² + ||v_j||² - 2 u_i·v_j needs its factor 2.":
+            np.maximum(0.0, 1.0 - (d2 + u @ v.T)),
+        "the cross term of ||u_i - v_j||² = ||u_i||² + ||v_j||² - 2 u_i·v_j is subtracted.":
+            np.maximum(0.0, 1.0 - (d2 + 4 * (u @ v.T))),
     }
     for hint, value in wrong.items():
         if value.shape == got.shape and np.allclose(got, value, atol=1e-4):
             return hint
     if got.shape == d2.T.shape:
         return ("the result is transposed: rows belong to u (inputs), columns to v (outputs): "
-                "u[:, None, :] - v[None, :, :].")
+                "matmul(u, transpose(v)), ||u_i||² as a column, ||v_j||² as a row.")
     return None
 
 
@@ -83,7 +87,7 @@ def check_local_kernel(local_kernel: Callable[[Any, Any], Any]) -> None:
         fail(f"local_kernel(u, v) with u of shape {_U.shape} and v of shape {_V.shape} returned "
              f"shape {got.shape}; expected {want.shape} (one value per pair: len(u) x len(v)).",
              _kernel_diagnosis(got, _U, _V)
-             or "broadcast u[:, None, :] - v[None, :, :] and sum the squares over the last axis.")
+             or "expand ||u_i||² + ||v_j||² - 2 u_i·v_j: row sums of u², of v², and u @ v.T.")
     if not np.allclose(got, want, atol=1e-5):
         i, j = np.unravel_index(np.abs(got - want).argmax(), want.shape)
         fail(f"u = {_U.tolist()}, v = {_V.tolist()}: entry ({i}, {j}) is {got[i, j]:.4g}, "
