@@ -512,3 +512,77 @@ def test_line_counter_restores_the_previous_trace_function():
     finally:
         sys.settrace(previous)
     assert lines >= 2000
+
+
+# ------------------------------------------------------------------------------------------
+# session 4 walkthrough: sum for count, the order of the returned values, no timing
+
+
+def test_sum_instead_of_count_is_named():
+    """("rating", "sum") for n_ratings used to get advice about the filter."""
+
+    def summed(ratings, min_count):
+        stats = ratings.groupby("item_id").agg(mean_rating=("rating", "mean"),
+                                               n_ratings=("rating", "sum"))
+        return stats[stats["n_ratings"] >= min_count]
+
+    with pytest.raises(CheckFailed) as info:
+        check_average_rating(summed)
+    message = str(info.value)
+    assert "n_ratings sums the ratings of each movie instead of counting them" in message
+    assert "movie 30: n_ratings 18, the sum of its 4 ratings" in message
+    assert "n_ratings='size' (or 'count'), not 'sum'" in message
+    assert "should not be in your result" not in message
+
+
+def test_biases_in_the_wrong_order_are_named(ratings):
+    """(mu, b_item, b_user) used to get "its index is [1, 2, 3]", with no word on the order."""
+
+    def item_first(train, reg_user=5.0, reg_item=5.0):
+        mu, b_user, b_item = user_item_biases(train, reg_user, reg_item)
+        return mu, b_item, b_user
+
+    match = (r"returned \(mu, b_item, b_user\): its second value is indexed by item_id and "
+             r"its third by user_id(.|\n)*Hint: .*return mu, b_user, b_item")
+    _fails(check_user_item_biases, item_first, match=match)
+    with pytest.raises(CheckFailed, match=match):  # real ids overlap: told by the index names
+        check_bias_baseline_rmse(item_first, ratings.iloc[:2500], ratings.iloc[2500:])
+
+
+def test_biases_without_names_in_the_wrong_order_are_named():
+    def unnamed(train, reg_user=5.0, reg_item=5.0):
+        mu, b_user, b_item = user_item_biases(train, reg_user, reg_item)
+        return mu, b_item.rename_axis(None), b_user.rename_axis(None)
+
+    _fails(check_user_item_biases, unnamed, match=r"returned \(mu, b_item, b_user\)")
+
+
+def test_mean_not_first_is_named():
+    def mean_last(train, reg_user=5.0, reg_item=5.0):
+        mu, b_user, b_item = user_item_biases(train, reg_user, reg_item)
+        return b_user, b_item, mu
+
+    _fails(check_user_item_biases, mean_last,
+           match=r"returned the mean as value 3 of 3, and a Series first: the order is wrong"
+                 r"(.|\n)*return mu, b_user, b_item")
+
+
+def test_vectorised_check_is_never_timed_and_states_no_time(monkeypatch, capsys):
+    """The ✓ line used to give the time of one untraced call, not the cell's: no time at all."""
+    import time
+
+    def no_clock():
+        raise AssertionError("a graded check must not read the clock")
+
+    monkeypatch.setattr(time, "perf_counter", no_clock)
+    monkeypatch.setattr(time, "time", no_clock)
+    monkeypatch.setattr(time, "monotonic", no_clock)
+    check_user_item_biases(user_item_biases)
+    out = capsys.readouterr().out
+    assert "lines of your code ran for 80,000 ratings (counted, not timed)" in out
+    assert " s on " not in out
+    for answer in (dict_loop, one_mask_per_movie):
+        with pytest.raises(CheckFailed) as info:
+            check_user_item_biases(answer)
+        message = str(info.value)
+        assert " took " not in message and "times faster" not in message

@@ -161,6 +161,28 @@ def _check_ignores_min_count(func: Callable, ratings: pd.DataFrame) -> None:
         )
 
 
+def _check_counts_not_sums(result: pd.DataFrame, ratings: pd.DataFrame, where: str) -> None:
+    """Fail if ``n_ratings`` holds each movie's sum of ratings (``"sum"`` for ``"size"``)."""
+    __tracebackhide__ = True
+    if "n_ratings" not in result.columns or len(result) == 0:
+        return
+    every = _reference_average_rating(ratings, 1)
+    items = [i for i in result.index.tolist() if int(i) in every]
+    if not items:
+        return
+    got = result.loc[items, "n_ratings"].to_numpy(dtype=float)
+    sums = np.array([every[int(i)][0] * every[int(i)][1] for i in items])
+    counts = np.array([every[int(i)][1] for i in items])
+    if np.allclose(got, sums) and not np.allclose(got, counts):
+        k = int(np.argmax(sums - counts))
+        fail(
+            f"{where}: n_ratings sums the ratings of each movie instead of counting them "
+            f"(movie {items[k]}: n_ratings {got[k]:g}, the sum of its {counts[k]} ratings).",
+            "count the rows of each movie: n_ratings='size' (or 'count'), not 'sum'; "
+            "the filter n_ratings >= min_count then keeps the right movies.",
+        )
+
+
 def _check_average_case(func: Callable, ratings: pd.DataFrame, min_count: int, where: str) -> int:
     """Check one call of ``average_rating``; return the number of movies kept.
 
@@ -169,6 +191,7 @@ def _check_average_case(func: Callable, ratings: pd.DataFrame, min_count: int, w
     """
     __tracebackhide__ = True
     result = _call_average_rating(func, ratings, min_count)
+    _check_counts_not_sums(result, ratings, where)
     expected = _reference_average_rating(ratings, min_count)
     if len(expected) == 0:
         if len(result) != 0:
@@ -435,10 +458,30 @@ def _unpack_biases(out: Any, call: str) -> tuple[Any, Any, Any]:
         fail(f"{call} returned None: did you forget `return`?")
     if not isinstance(out, tuple) or len(out) != 3:
         fail(f"{call} should return a tuple (mu, b_user, b_item).")
-    mu = out[0]
-    if not np.isscalar(mu) and not (isinstance(mu, np.ndarray) and mu.ndim == 0):
-        fail(f"mu should be a number, got {type(mu).__name__}.", "train['rating'].mean()")
+    numbers = [np.isscalar(v) or (isinstance(v, np.ndarray) and v.ndim == 0) for v in out]
+    if not numbers[0]:
+        if any(numbers[1:]):
+            fail(f"{call} returned the mean as value {numbers.index(True) + 1} of 3, and a "
+                 f"{type(out[0]).__name__} first: the order is wrong.",
+                 "return mu, b_user, b_item: the mean first, then the user biases, then the "
+                 "item biases.")
+        fail(f"mu should be a number, got {type(out[0]).__name__}.", "train['rating'].mean()")
     return out
+
+
+def _check_order(b_user: pd.Series, b_item: pd.Series, users: set, items: set,
+                 call: str) -> None:
+    """Fail if the Series come as (b_item, b_user): by their index names, or their ids."""
+    __tracebackhide__ = True
+    names = (b_user.index.name, b_item.index.name)
+    ids = (set(b_user.index.tolist()), set(b_item.index.tolist()))
+    if names == ("item_id", "user_id") or (users != items and ids == (items, users)):
+        fail(
+            f"{call} returned (mu, b_item, b_user): its second value is indexed by item_id "
+            "and its third by user_id, so b_user and b_item are swapped.",
+            "return them in the order the exercise asks: return mu, b_user, b_item "
+            "(predict_from_biases(test, mu, b_user, b_item) reads them in this order).",
+        )
 
 
 def _check_bias_case(
@@ -458,6 +501,7 @@ def _check_bias_case(
     items = sorted(want_item)
     _require_series(b_user, "b_user", "user_id")
     _require_series(b_item, "b_item", "item_id")
+    _check_order(b_user, b_item, set(users), set(items), call)
     got_item = _as_bias_array(b_item, "b_item", "item_id", items, reg_item, where)
     got_user = _as_bias_array(b_user, "b_user", "user_id", users, reg_user, where)
     ok_item = np.allclose(got_item, [want_item[i] for i in items], rtol=0, atol=1e-9)
@@ -497,8 +541,9 @@ def check_user_item_biases(
         table, what = synthetic_ratings(), "a synthetic table of 80,000 ratings"
     else:
         table, what = train, "the training ratings"
-    seconds = check_vectorised(user_item_biases, table, what)
-    passed(f"user_item_biases is vectorised: {seconds:.3f} s on {len(table):,} ratings")
+    lines = check_vectorised(user_item_biases, table, what)
+    passed(f"user_item_biases is vectorised: {lines:,} lines of your code ran for "
+           f"{len(table):,} ratings (counted, not timed)")
 
 
 def check_bias_baseline_rmse(
@@ -523,6 +568,8 @@ def check_bias_baseline_rmse(
     mu, b_user, b_item = _unpack_biases(out, call)
     b_user = _require_series(b_user, "b_user", "user_id")
     b_item = _require_series(b_item, "b_item", "item_id")
+    _check_order(b_user, b_item, set(train["user_id"].tolist()), set(train["item_id"].tolist()),
+                 call)
     for name, values in (("b_user", b_user), ("b_item", b_item)):
         n_bad = int((~np.isfinite(values.to_numpy(dtype=float))).sum())
         if n_bad:
