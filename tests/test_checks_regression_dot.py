@@ -353,3 +353,23 @@ def test_build_errors_get_the_hint_of_their_cause(build, message):
     with pytest.raises(CheckFailed, match=message) as info:
         check_dot_model(build)
     assert info.value.__context__ is None
+
+
+def elementwise_ops(n_users, n_items, dim):
+    user, item = _inputs()
+    u = keras.layers.Embedding(n_users, dim)(user)
+    i = keras.layers.Embedding(n_items, dim)(item)
+    return keras.Model([user, item], u * i)
+
+
+@pytest.mark.parametrize("build", [elementwise, elementwise_ops])
+def test_product_not_summed_is_named_not_flatten(build):
+    """Multiply without a sum used to get the Flatten advice of (batch, 1, dim) inputs."""
+    with pytest.raises(CheckFailed) as info:
+        check_dot_model(build)
+    message = str(info.value)
+    assert message.startswith("the model outputs the element-wise product u * v, one number "
+                              "per factor: its output shape is (None, 4)")
+    assert "summed over the k factors" in message
+    assert "keras.layers.Dot(axes=1)([u, v]), or keras.ops.sum(u * v, axis=-1" in message
+    assert "Flatten" not in message

@@ -125,6 +125,16 @@ def _check_structure(model: Any, n_users: int, n_items: int, dim: int) -> tuple[
             "(notebook 02 adds biases).",
         )
     out_shape = tuple(model.outputs[0].shape) if len(model.outputs) == 1 else None
+    history = getattr(model.outputs[0], "_keras_history", None) if out_shape else None
+    if out_shape not in ((None, 1), (None,)) and type(
+            getattr(history, "operation", None)).__name__ == "Multiply":  # layer or u * v
+        fail(
+            f"the model outputs the element-wise product u * v, one number per factor: its "
+            f"output shape is {out_shape}, not (batch, 1). The dot product is that product "
+            "summed over the k factors.",
+            "sum it over the factors: keras.layers.Dot(axes=1)([u, v]), or "
+            "keras.ops.sum(u * v, axis=-1, keepdims=True).",
+        )
     if out_shape not in ((None, 1), (None,)):
         fail(
             f"the model should output one number per example, shape (batch, 1); its output "
