@@ -370,3 +370,69 @@ def test_rmse_check_with_models_never_trained_says_finish_the_exercises():
                        r"finish every exercise above"):
         check_test_rmse(truth, pred, max_rmse=0.5, name="biased MF",
                         never_trained=["I-AutoRec, 500 units", "I-AutoRec, 100 units"])
+
+
+# ------------------------------------------------------------------------------ session 4
+
+
+def _walkthrough(kind):
+    """The wrong answers of the session-4 student walkthrough, on the notebook's template."""
+
+    def build(n_users, n_items, dim, global_mean, rating_range=(1.0, 5.0), **_):
+        low, high = rating_range
+        offset = _offset(global_mean, low, high)
+
+        def body(user, item, dot):
+            b_u = ops.squeeze(_bias(n_users, "user_bias")(user), axis=-1)
+            b_i = ops.squeeze(_bias(n_items, "item_bias")(
+                user if kind == "item_bias_of_user" else item), axis=-1)
+            if kind == "item_bias_of_user":
+                return sigmoid_range_right(dot + b_u + b_i + offset, low, high)
+            if kind == "hard_coded_1_5":
+                return sigmoid_range_right(dot + b_u + b_i + _offset(global_mean, 1, 5), 1, 5)
+            if kind == "hard_coded_sigmoid_only":
+                return sigmoid_range_right(dot + b_u + b_i + offset, 1.0, 5.0)
+            if kind == "after_sigmoid_with_mean":
+                return sigmoid_range_right(dot, low, high) + b_u + b_i + global_mean
+            if kind == "after_sigmoid_shifted":
+                return sigmoid_range_right(dot, low, high) + b_u + b_i + global_mean - (
+                    low + high) / 2
+            if kind == "item_bias_after_sigmoid":
+                return sigmoid_range_right(dot + b_u + offset, low, high) + b_i
+            raise AssertionError(kind)
+
+        return _skeleton(n_users, n_items, dim, body)
+
+    return build
+
+
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [
+        ("item_bias_of_user", r"\nHint: the item bias looks up the user codes: apply the "
+                              r"item_bias Embedding to the item input"),
+        ("hard_coded_1_5", r"rating_range=\(0.5, 5.5\) and known(.|\n)*Hint: the model ignores "
+                           r"rating_range: it uses the fixed range \(1, 5\)(.|\n)*low, high = "
+                           r"rating_range"),
+        ("hard_coded_sigmoid_only", r"all embeddings and biases at 0(.|\n)*Hint: the model "
+                                    r"ignores rating_range: it uses the fixed range \(1, 5\)"),
+        ("after_sigmoid_with_mean", r"all embeddings and biases at 0(.|\n)*Hint: b_u and b_i "
+                                    r"\(and the global-mean offset\) are added after the "
+                                    r"sigmoid(.|\n)*to the logit, inside the sigmoid"),
+        ("after_sigmoid_shifted", r"known embeddings(.|\n)*Hint: b_u and b_i are added after the "
+                                  r"sigmoid(.|\n)*add them to the logit"),
+        ("item_bias_after_sigmoid", r"Hint: b_i is added after the sigmoid(.|\n)*add it to the "
+                                    r"logit"),
+    ],
+)
+def test_walkthrough_mistakes_get_their_own_hint(kind, message):
+    """These got the generic formula hint (or only the offset hint) before."""
+    with pytest.raises(CheckFailed, match=message) as info:
+        check_biased_mf(_walkthrough(kind))
+    assert "Hint: prediction = sigmoid_range(dot + b_u" not in str(info.value)
+
+
+def test_no_sigmoid_at_all_is_named():
+    with pytest.raises(CheckFailed, match=r"Hint: nothing is squashed(.|\n)*End with rating = "
+                                          r"sigmoid_range"):
+        check_biased_mf(_variant("no_sigmoid"))

@@ -286,63 +286,144 @@ def _predict(model: Any, users: np.ndarray, items: np.ndarray) -> np.ndarray:
     return np.asarray(keras.ops.convert_to_numpy(out), dtype=float).reshape(len(users))
 
 
+_FIXED_RANGES = ((1.0, 5.0), (0.5, 5.5))
+"""Ranges a student may write as numbers instead of using the ``rating_range`` argument."""
+
+
+def _set_tables(layers: dict[str, Any], columns: dict[str, float]) -> None:
+    """All four tables to zero, except column 0 of the tables named in ``columns``."""
+    for name, layer in layers.items():
+        table = np.zeros((layer.input_dim, layer.output_dim), dtype="float32")
+        table[:, 0] = columns.get(name, 0.0)
+        layer.set_weights([table])
+
+
+def _unsquashed(model: Any, layers: dict[str, Any], users: np.ndarray,
+                items: np.ndarray) -> list[str]:
+    """Which of b_u, b_i and the dot product move the rating by exactly their own value.
+
+    Such a term is added after the sigmoid (or there is no sigmoid): inside it, a change of
+    the logit by 1.5 or -2 moves the rating by a squashed, unequal amount.
+    """
+    __tracebackhide__ = True
+    probes = {"b_u": {"user_bias": 1.0}, "b_i": {"item_bias": 1.0},
+              "the dot product": {"user_factors": 1.0}}
+    _set_tables(layers, {})
+    base = _predict(model, users, items)
+    found = []
+    for what, tables in probes.items():
+        linear = True
+        for c in (1.5, -2.0):
+            _set_tables(layers, {**{name: c * v for name, v in tables.items()},
+                                 "item_factors": 1.0})
+            linear &= bool(np.allclose(_predict(model, users, items) - base, c, atol=1e-3))
+        found += [what] if linear else []
+    return found
+
+
+def _squash_hint(found: list[str], offset_too: bool) -> str | None:
+    """The hint for the terms that :func:`_unsquashed` found outside the sigmoid."""
+    if len(found) == 3:
+        return ("nothing is squashed: the rating moves by exactly as much as b_u, b_i or the "
+                "dot product. End with rating = sigmoid_range(dot + b_u + b_i + offset, low, "
+                "high).")
+    if not found:
+        return None
+    one = len(found) == 1 and not offset_too
+    terms = " and ".join(found) + (" (and the global-mean offset)" if offset_too else "")
+    return (f"{terms} {'is' if len(found) == 1 else 'are'} added after the sigmoid, outside "
+            f"its squashing (+1.5 there moves the rating by exactly 1.5 stars): add "
+            f"{'it' if one else 'them'} to the logit, inside the sigmoid: sigmoid_range(dot + "
+            "b_u + b_i + offset, low, high).")
+
+
+def _fixed_range_hint(got: np.ndarray, logit: np.ndarray, mu: float, low: float,
+                      high: float) -> str | None:
+    """A hint if ``got`` is what a range written as numbers gives (``logit`` without offset)."""
+    for fixed in _FIXED_RANGES:
+        if np.allclose(fixed, (low, high)):
+            continue
+        a, b = fixed
+        for offset_range in (fixed, (low, high)):
+            p = (mu - offset_range[0]) / (offset_range[1] - offset_range[0])
+            if 0 < p < 1 and np.allclose(got, a + (b - a) * _sigmoid(_logit(p) + logit),
+                                         atol=1e-3):
+                return (f"the model ignores rating_range: it uses the fixed range ({a:g}, {b:g}) "
+                        f"for rating_range=({low:g}, {high:g}). Use the argument, low, high = "
+                        "rating_range, in global_mean_logit(global_mean, low, high) and in "
+                        "sigmoid_range(..., low, high).")
+    return None
+
+
+def _zero_hint(model: Any, layers: dict[str, Any], users: np.ndarray, items: np.ndarray,
+               got: np.ndarray, mu: float, low: float, high: float) -> str:
+    """What an all-zero model that does not predict the global mean most likely does wrong."""
+    __tracebackhide__ = True
+    value = float(got.mean())
+    hint = _squash_hint(_unsquashed(model, layers, users, items), offset_too=True)
+    if hint is not None:
+        return hint
+    if np.isclose(value, (low + high) / 2, atol=1e-3):
+        return ("the output is the middle of the range: add the global-mean offset "
+                "logit((global_mean - low) / (high - low)) to the logit before sigmoid_range.")
+    if np.isclose(value, low + (high - low) * _sigmoid(mu), atol=1e-3):
+        return ("you added global_mean itself to the logit; add its logit, log(p / (1 - p)) "
+                "with p = (global_mean - low) / (high - low), so that sigmoid_range gives back "
+                "global_mean.")
+    if np.isclose(value, mu + (low + high) / 2, atol=1e-3):
+        return "add the global-mean offset inside the sigmoid (to the logit), not after it."
+    return _fixed_range_hint(got, np.zeros_like(got), mu, low, high) or (
+        "logit = dot + b_u + b_i + logit((global_mean - low) / (high - low)); "
+        "prediction = sigmoid_range(logit, low, high).")
+
+
+def _known_hint(got: np.ndarray, tables: dict[str, np.ndarray], users: np.ndarray,
+                items: np.ndarray, mu: float, low: float, high: float) -> str | None:
+    """Name the mistake whose formula gives ``got`` with the known ``tables``."""
+    offset = _logit((mu - low) / (high - low))
+    dot = np.sum(tables["user_factors"][users] * tables["item_factors"][items], axis=1)
+    b_u, b_i = tables["user_bias"][users, 0], tables["item_bias"][items, 0]
+    wrong = {
+        "the biases do not reach the output: add b_u and b_i to the logit.":
+            low + (high - low) * _sigmoid(offset + dot),
+        "the dot product does not reach the output: the logit is dot + b_u + b_i + offset.":
+            low + (high - low) * _sigmoid(offset + b_u + b_i),
+        "the item bias looks up the user codes: apply the item_bias Embedding to the item "
+        "input (the second one), item_bias(item), as the item factors are.":
+            low + (high - low) * _sigmoid(offset + dot + b_u + tables["item_bias"][users, 0]),
+    }
+    hint = next((h for h, value in wrong.items() if np.allclose(got, value, atol=1e-3)), None)
+    return hint or _fixed_range_hint(got, dot + b_u + b_i, mu, low, high)
+
+
 def _check_values(model: Any, layers: dict[str, Any], n_users: int, n_items: int, dim: int,
                   mu: float, low: float, high: float) -> None:
     __tracebackhide__ = True
     users, items = (a.ravel() for a in np.meshgrid(np.arange(n_users), np.arange(n_items),
                                                      indexing="ij"))
-    offset = _logit((mu - low) / (high - low))
-    zeros = {name: np.zeros((layer.input_dim, layer.output_dim), dtype="float32")
-             for name, layer in layers.items()}
-    for name, layer in layers.items():
-        layer.set_weights([zeros[name]])
+    _set_tables(layers, {})
     got = _predict(model, users, items)
     if not np.allclose(got, mu, atol=1e-3):
-        value = float(got.mean())
-        hint = None
-        if np.isclose(value, (low + high) / 2, atol=1e-3):
-            hint = ("the output is the middle of the range: add the global-mean offset "
-                    "logit((global_mean - low) / (high - low)) to the logit before "
-                    "sigmoid_range.")
-        elif np.isclose(value, low + (high - low) * _sigmoid(mu), atol=1e-3):
-            hint = ("you added global_mean itself to the logit; add its logit, "
-                    "log(p / (1 - p)) with p = (global_mean - low) / (high - low), so that "
-                    "sigmoid_range gives back global_mean.")
-        elif np.isclose(value, mu + (low + high) / 2, atol=1e-3) or np.isclose(
-                value, mu + low + (high - low) / 2, atol=1e-3):
-            hint = "add the global-mean offset inside the sigmoid (to the logit), not after it."
         fail(
             f"with all embeddings and biases at 0 the model should predict the global mean "
-            f"{mu:g} for every pair (range {low:g}-{high:g}); it predicts {value:.4g}.",
-            hint or "logit = dot + b_u + b_i + logit((global_mean - low) / (high - low)); "
-            "prediction = sigmoid_range(logit, low, high).",
+            f"{mu:g} for every pair (range {low:g}-{high:g}); it predicts {got.mean():.4g}.",
+            _zero_hint(model, layers, users, items, got, mu, low, high),
         )
     rng = np.random.default_rng(1)
-    tables = {name: rng.normal(scale=0.6, size=zeros[name].shape).astype("float32")
-              for name in layers}
+    tables = {name: rng.normal(scale=0.6, size=(layer.input_dim, layer.output_dim))
+              .astype("float32") for name, layer in layers.items()}
     for name, layer in layers.items():
         layer.set_weights([tables[name]])
     got = _predict(model, users, items)
-    logit = (offset + tables["user_bias"][users, 0] + tables["item_bias"][items, 0]
+    logit = (_logit((mu - low) / (high - low)) + tables["user_bias"][users, 0]
+             + tables["item_bias"][items, 0]
              + np.sum(tables["user_factors"][users] * tables["item_factors"][items], axis=1))
     want = low + (high - low) * _sigmoid(logit)
     if np.allclose(got, want, atol=1e-3):
         return
-    dot = np.sum(tables["user_factors"][users] * tables["item_factors"][items], axis=1)
-    biases = tables["user_bias"][users, 0] + tables["item_bias"][items, 0]
-    wrong = {
-        "the biases do not reach the output: add b_u and b_i to the logit.":
-            low + (high - low) * _sigmoid(offset + dot),
-        "add the biases inside the sigmoid (to the logit), not to the rating after it.":
-            low + (high - low) * _sigmoid(offset + dot) + biases,
-        "the dot product does not reach the output: the logit is dot + b_u + b_i + offset.":
-            low + (high - low) * _sigmoid(offset + biases),
-        "the model ignores rating_range: unpack it (low, high = rating_range) and use it for "
-        "both the offset and sigmoid_range.":
-            0.5 + 5.0 * _sigmoid(_logit((mu - 0.5) / 5.0) + dot + biases),
-    }
-    hint = next((h for h, value in wrong.items() if np.allclose(got, value, atol=1e-3)), None)
     k = int(np.argmax(np.abs(got - want)))
+    hint = (_known_hint(got, tables, users, items, mu, low, high)
+            or _squash_hint(_unsquashed(model, layers, users, items), offset_too=False))
     fail(
         f"with rating_range=({low:g}, {high:g}) and known embeddings and biases, for user code "
         f"{users[k]} and item code {items[k]} the model returns {got[k]:.4g} instead of "
