@@ -207,3 +207,77 @@ def test_unguarded_numpy_masked_mse_is_told_about_numpy_before_nan():
 
     with pytest.raises(CheckFailed, match=r"not differentiable(.|\n)*keras.ops, not numpy"):
         check_masked_mse(masked_mse)
+
+
+# ------------------------------------------------------------------------------ session 4
+
+
+def _tower(kind):
+    """The walkthrough's variants of the MLP tower (the template of the notebook around it)."""
+
+    def build(n_users, n_items, dim, global_mean, hidden=(128, 64), dropout=0.2,
+              rating_range=(1.0, 5.0)):
+        low, high = rating_range
+        user = keras.Input(shape=(), dtype="int32", name="user")
+        item = keras.Input(shape=(), dtype="int32", name="item")
+        p_u = keras.layers.Dropout(0.5)(keras.layers.Embedding(n_users, dim)(user))
+        q_i = keras.layers.Dropout(0.5)(keras.layers.Embedding(n_items, dim)(item))
+        x = keras.layers.Concatenate(axis=0 if kind == "batch_axis" else -1)([p_u, q_i])
+        for units in hidden:
+            if kind == "dropout_before":
+                x = keras.layers.Dropout(dropout)(x)
+            if kind in ("relu_layer", "activation_layer", "ops_relu"):
+                x = keras.layers.Dense(units)(x)
+                x = {"relu_layer": keras.layers.ReLU(), "activation_layer":
+                     keras.layers.Activation("relu"), "ops_relu": keras.ops.relu}[kind](x)
+            else:
+                x = keras.layers.Dense(units, activation="relu")(x)
+            if kind != "dropout_before":
+                x = keras.layers.Dropout(dropout)(x)
+        z = ops.squeeze(keras.layers.Dense(1)(x), axis=-1)
+        return keras.Model([user, item], low + (high - low) * ops.sigmoid(
+            z + _offset(global_mean, low, high)))
+
+    return build
+
+
+@pytest.mark.parametrize("kind", ["relu_layer", "activation_layer", "ops_relu"])
+def test_mlp_with_a_separate_relu_passes(kind, capsys):
+    """Dense(units) then ReLU() is Dense(units, activation='relu'): it used to be refused."""
+    check_mlp_recommender(_tower(kind), n_users=943, n_items=1650, dim=16, hidden=(32, 16))
+    assert capsys.readouterr().out.count("✓") == 3
+
+
+def test_mlp_with_a_leaky_relu_is_still_refused():
+    def leaky(n_users, n_items, dim, global_mean, hidden=(128, 64), dropout=0.2):
+        user = keras.Input(shape=(), dtype="int32", name="user")
+        item = keras.Input(shape=(), dtype="int32", name="item")
+        x = keras.layers.Concatenate()([keras.layers.Embedding(n_users, dim)(user),
+                                        keras.layers.Embedding(n_items, dim)(item)])
+        for units in hidden:
+            x = keras.layers.Dropout(dropout)(keras.layers.LeakyReLU()(
+                keras.layers.Dense(units)(x)))
+        z = ops.squeeze(keras.layers.Dense(1)(x), axis=-1)
+        return keras.Model([user, item], 1 + 4 * ops.sigmoid(z + _offset(global_mean)))
+
+    with pytest.raises(CheckFailed, match=r"uses activation 'linear'; use 'relu'"):
+        check_mlp_recommender(leaky)
+
+
+def test_concatenating_along_the_batch_axis_is_named():
+    """Concatenate(axis=0) used to be told the embeddings were added or multiplied."""
+    with pytest.raises(CheckFailed) as info:
+        check_mlp_recommender(_tower("batch_axis"))
+    message = str(info.value)
+    assert "Concatenate(axis=0) concatenates along the batch axis" in message
+    assert "Hint: concatenate along the last axis" in message and "axis=-1" in message
+    assert "added or multiplied" not in message
+
+
+def test_dropout_before_each_dense_is_placed_by_the_text():
+    """The text: each Dense(units, activation="relu") *followed by* Dropout(dropout)."""
+    with pytest.raises(CheckFailed, match=r"^hidden Dense layer 2 \(Dense\(4\), .+\) is "
+                       r"followed by Dense .+, not by Dropout\(0.25\): the text puts a "
+                       r"Dropout right after each hidden Dense layer(.|\n)*Hint: for units in "
+                       r"hidden"):
+        check_mlp_recommender(_tower("dropout_before"))

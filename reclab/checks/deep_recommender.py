@@ -48,6 +48,63 @@ def _activation_name(layer: Any) -> str:
     return getattr(layer.activation, "__name__", str(layer.activation))
 
 
+def _next_ops(layer: Any) -> list[Any]:
+    """The layers and operations that read ``layer``'s output in the graph (empty: unknown)."""
+    return [node.operation for node in getattr(layer, "_outbound_nodes", None) or []]
+
+
+def _is_relu(op: Any) -> bool:
+    """A plain ReLU: keras.layers.ReLU(), Activation('relu'), keras.ops.relu or activations.relu."""
+    if type(op).__name__ == "Activation":
+        return getattr(op.activation, "__name__", "") == "relu"
+    plain = (getattr(op, "max_value", None) is None and not getattr(op, "negative_slope", 0)
+             and not getattr(op, "threshold", 0))
+    return type(op).__name__ in ("ReLU", "Relu") and plain
+
+
+def _hidden_activation(layer: Any) -> tuple[str, list[Any]]:
+    """(activation of a hidden Dense, what reads its activated output).
+
+    ``Dense(units)`` read by nothing but a ReLU counts as ``Dense(units, activation='relu')``.
+    """
+    after = _next_ops(layer)
+    if _activation_name(layer) == "linear" and len(after) == 1 and _is_relu(after[0]):
+        return "relu", _next_ops(after[0])
+    return _activation_name(layer), after
+
+
+def _concatenates_batch(model: Any) -> bool:
+    """Whether a Concatenate layer of the model joins its inputs along axis 0, the batch."""
+    import keras
+
+    for layer in model_layers(model, keras.layers.Concatenate):
+        try:
+            ndim = len(layer.output.shape)
+        except (AttributeError, ValueError):
+            continue
+        if layer.axis % ndim == 0:
+            return True
+    return False
+
+
+def _check_dropout_places(dense: list[Any], rate: float) -> None:
+    """Each hidden Dense (with its ReLU) must be read by a Dropout of ``rate``, as the text says."""
+    __tracebackhide__ = True
+    import keras
+
+    for number, layer in enumerate(dense, 1):
+        after = _hidden_activation(layer)[1]
+        if after and not any(isinstance(op, keras.layers.Dropout) and math.isclose(op.rate, rate)
+                             for op in after):
+            names = ", ".join(f"{type(op).__name__} {op.name!r}" for op in after)
+            fail(f"hidden Dense layer {number} (Dense({layer.units}), {layer.name!r}) is "
+                 f"followed by {names}, not by "
+                 f"Dropout({rate}): the text puts a Dropout right after each hidden Dense layer "
+                 "(and its ReLU), not before it.",
+                 "for units in hidden: x = Dense(units, activation='relu')(x), then "
+                 "x = Dropout(dropout)(x); then Dense(1).")
+
+
 def check_mlp_recommender(
     build_mlp: Callable[..., Any],
     n_users: int | None = None,
@@ -84,16 +141,22 @@ def check_mlp_recommender(
             "then Dense(1).",
         )
     first_in = dense[0].kernel.shape[0]
+    if first_in != 2 * k and _concatenates_batch(model):
+        fail(f"the first Dense layer reads {first_in} numbers per example instead of 2 × dim = "
+             f"{2 * k}: Concatenate(axis=0) concatenates along the batch axis (it stacks the "
+             "item vectors below the user vectors) instead of putting each pair side by side.",
+             "concatenate along the last axis: keras.layers.Concatenate()([p_u, q_i]) "
+             "(axis=-1, the default, or axis=1).")
     if first_in != 2 * k:
         hint = ("the embeddings were added or multiplied: concatenate them, "
                 "keras.layers.Concatenate()([p_u, q_i])." if first_in == k else None)
         fail(f"the first Dense layer reads {first_in} numbers per example; it should read the "
              f"two embeddings side by side, 2 × dim = {2 * k}.", hint)
     for layer in dense[:-1]:
-        if _activation_name(layer) != "relu":
+        if _hidden_activation(layer)[0] != "relu":
             fail(f"hidden Dense layer {layer.name!r} uses activation "
                  f"{_activation_name(layer)!r}; use 'relu'.",
-                 "Dense(units, activation='relu').")
+                 "Dense(units, activation='relu') (or Dense(units) then keras.layers.ReLU()).")
     if _activation_name(dense[-1]) != "linear":
         fail(f"the output Dense layer uses activation {_activation_name(dense[-1])!r}; keep it "
              "linear (no activation): sigmoid_range comes after it, on the logit.")
@@ -103,6 +166,7 @@ def check_mlp_recommender(
              f"{len(rates)} Dropout layer(s) with rate {rate} (all rates: "
              f"{_dropout_rates(model)}).",
              "use the `dropout` argument: keras.layers.Dropout(dropout) after each hidden layer.")
+    _check_dropout_places(dense[:-1], rate)
     shape = tuple(model.outputs[0].shape)
     if shape != (None,):
         fail(f"the model should output one rating per example, shape (batch,) as the text "
