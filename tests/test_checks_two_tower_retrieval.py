@@ -69,6 +69,23 @@ def pool_numpy_only(vectors, present, tau):
                                                                1e-9)
 
 
+def pool_uncast_age(vectors, present, tau):
+    age = ops.arange(vectors.shape[1] - 1, -1, -1)      # int32, no ops.cast
+    weights = ops.cast(present, "float32") * ops.exp(-age / tau)
+    total = ops.maximum(ops.sum(weights, axis=1, keepdims=True), 1e-9)
+    return ops.sum(vectors * weights[:, :, None], axis=1) / total
+
+
+def pool_numpy_tau(vectors, present, tau):
+    # np.isinf / np.exp on tau work on a Python float, not on HistoryPooling's learned tau
+    if np.isinf(tau):
+        return _pool(vectors, present, 1e30)
+    age = ops.cast(ops.arange(vectors.shape[1] - 1, -1, -1), "float32")
+    weights = ops.cast(present, "float32") * np.exp(-age / tau)
+    total = ops.maximum(ops.sum(weights, axis=1, keepdims=True), 1e-9)
+    return ops.sum(vectors * weights[:, :, None], axis=1) / total
+
+
 def stub(*args, **kwargs):
     raise NotImplementedError
 
@@ -87,6 +104,8 @@ def test_pooling_right(capsys):
         (pool_by_length, "window length"),
         (pool_nan, "no history"),
         (pool_numpy_only, "inside a Keras model"),
+        (pool_uncast_age, r"ops\.cast\(ops\.arange\(L - 1, -1, -1\), \"float32\"\)"),
+        (pool_numpy_tau, r"(?s)tau is a tensor.*keras.ops"),
         (stub, "not written yet"),
     ],
 )

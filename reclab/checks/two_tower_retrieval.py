@@ -108,8 +108,8 @@ def check_history_pooling(pool_history: Callable[..., Any]) -> None:
     vectors[present == 0] = 10.0              # padding rows that would show if not masked
     for tau in (2.0, np.inf):
         case = f"with tau={tau}"
-        got = _numpy(call_student(pool_history, name, vectors.copy(), present.copy(), tau),
-                     name, case)
+        got = _numpy(call_student(pool_history, name, vectors.copy(), present.copy(), tau,
+                                  explain=_explain_pool_error), name, case)
         want = _pool_reference(vectors.astype(float), present.astype(float), tau)
         if got.shape != want.shape:
             fail(f"{name} returned shape {got.shape} for vectors of shape {vectors.shape}; "
@@ -177,7 +177,48 @@ def check_history_pooling(pool_history: Callable[..., Any]) -> None:
     if not np.allclose(got, _pool_reference(vectors, present, 3.0), atol=1e-4):
         fail(f"{name} gives different values inside a Keras model than on arrays.",
              "use keras.ops throughout.")
-    passed("runs inside a Keras model (keras.ops)")
+    _check_pool_tensor_tau(pool_history, vectors, present)
+    passed("runs inside a Keras model (keras.ops), also with a learned (tensor) tau")
+
+
+def _explain_pool_error(exc: BaseException) -> str | None:
+    """A hint for the ages left as integers (``ops.arange`` gives int32)."""
+    text = str(exc)
+    if "dtype" in text and "int" in text:
+        return ("pool_history mixes int32 and float32 tensors (TypeError: must have the same "
+                "dtype).\n"
+                "Hint: ops.arange gives int32 ages: "
+                "age = ops.cast(ops.arange(L - 1, -1, -1), \"float32\").")
+    return None
+
+
+def _traced(fn: Callable[..., Any], signature: list[Any], *args: Any) -> Any:
+    """``fn`` run the way model.fit runs it: traced, batch size unknown (None)."""
+    import tensorflow as tf
+
+    return tf.function(fn, input_signature=signature)(*args)
+
+
+def _check_pool_tensor_tau(pool_history: Callable[..., Any], vectors: np.ndarray,
+                           present: np.ndarray) -> None:
+    """Run ``pool_history`` traced, with tau a tensor as HistoryPooling passes its learned tau."""
+    __tracebackhide__ = True
+    import tensorflow as tf
+
+    signature = [tf.TensorSpec([None, *vectors.shape[1:]], tf.float32),
+                 tf.TensorSpec([None, present.shape[1]], tf.float32),
+                 tf.TensorSpec([], tf.float32)]
+    try:
+        got = _traced(pool_history, signature, vectors, present, tf.constant(3.0))
+    except Exception as exc:
+        fail("pool_history fails when tau is a tensor, as HistoryPooling passes its learned "
+             f"tau ({type(exc).__name__}).",
+             "treat tau with keras.ops (ops.exp(-age / tau)), not np.exp / np.isinf / "
+             "float(tau); tau = np.inf needs no special case.")
+    if not np.allclose(_numpy(got, "pool_history", "with a tensor tau"),
+                       _pool_reference(vectors, present, 3.0), atol=1e-4):
+        fail("pool_history gives different values when tau is a tensor (the learned tau).",
+             "use keras.ops on tau too.")
 
 
 # --------------------------------------------------------------------------------------------
