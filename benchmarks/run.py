@@ -31,7 +31,7 @@ from pathlib import Path
 import pandas as pd
 
 from benchmarks.peers import PEERS, SEED, SELECT_ON, PeerMissing, PeerResult, run_peer
-from benchmarks.report import Report, write_report
+from benchmarks.report import VAL_KEY, Report, write_report
 from reclab import protocols, results
 from reclab.course.registry import LABS
 from reclab.metrics import rating_metrics
@@ -161,6 +161,9 @@ def collect(results_dir: Path, u1_test: pd.DataFrame) -> tuple[pd.DataFrame, lis
             if absent:
                 problems.append(f"{where}: recorded on 'loo' without {', '.join(absent)}")
                 continue
+            if pd.isna(row.get(VAL_KEY)):  # kept, but the headline cannot choose it
+                problems.append(f"{where}: recorded on 'loo' without {VAL_KEY}, so it cannot "
+                                "be chosen on validation (record the validation metric too)")
             rows.append(row)
     return pd.DataFrame(rows), problems
 

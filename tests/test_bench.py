@@ -180,6 +180,7 @@ def test_collect_rescores_u1_rows_and_reports_every_problem(results_dir: Path) -
     assert "no file: no prediction file" in text
     assert "short: 1 of 2 test rows have no prediction" in text
     assert "half: recorded on 'loo' without ndcg@10_sampled" in text
+    assert "GMF: recorded on 'loo' without val_ndcg@10_full, so it cannot be chosen" in text
 
 
 def test_run_end_to_end_with_fake_notebooks_and_peers(
