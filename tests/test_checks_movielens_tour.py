@@ -145,6 +145,23 @@ def test_reset_index_is_named():
     _fails(check_average_rating, flat, match=r"indexed by item_id")
 
 
+@pytest.mark.parametrize("reset", [False, True])
+def test_grouping_by_user_is_named_not_reset_index(reset):
+    """Walkthrough: groupby('user_id') got the hint "don't reset_index()"."""
+
+    def by_user(ratings, min_count):
+        stats = ratings.groupby("user_id")["rating"].agg(mean_rating="mean", n_ratings="size")
+        stats = stats[stats["n_ratings"] >= min_count]
+        return stats.reset_index() if reset else stats
+
+    with pytest.raises(CheckFailed) as info:
+        check_average_rating(by_user)
+    message = str(info.value)
+    assert "it groups by user_id; group by item_id (one row per movie)" in message
+    assert "groupby('item_id')" in message.splitlines()[-1]
+    assert "reset_index" not in message
+
+
 def test_wrong_column_names_are_named():
     def renamed(ratings, min_count):
         return average_rating(ratings, min_count).rename(columns={"mean_rating": "mean"})

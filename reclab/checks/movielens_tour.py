@@ -119,6 +119,13 @@ def _check_layout(result: pd.DataFrame) -> None:
             "name the columns exactly mean_rating and n_ratings (e.g. with named aggregation: "
             ".agg(mean_rating='mean', n_ratings='size')).",
         )
+    if "item_id" not in result.columns and "user_id" in (result.index.name, *result.columns):
+        fail(
+            f"the result has one row per user, not per movie (its index is named "
+            f"{result.index.name!r}, its columns are {list(result.columns)}): it groups by "
+            "user_id; group by item_id (one row per movie).",
+            "ratings.groupby('item_id')['rating'].agg(mean_rating='mean', n_ratings='size').",
+        )
     if "item_id" in result.columns or result.index.name != "item_id":
         fail(
             f"the result should be indexed by item_id (its index is named "
