@@ -365,6 +365,30 @@ def test_one_column_dataframe_is_refused(which):
                  rf"df\['{which}'\]\)")
 
 
+@pytest.mark.parametrize("which", ["b_user", "b_item"])
+def test_reset_index_of_a_bias_is_named(which, ratings):
+    """Walkthrough: b_user.reset_index() (columns ['user_id', 0]) got the .to_frame() hint."""
+
+    def flat(train, reg_user=5.0, reg_item=5.0):
+        mu, b_user, b_item = user_item_biases(train, reg_user, reg_item)
+        if which == "b_user":
+            return mu, b_user.reset_index(), b_item
+        return mu, b_user, b_item.reset_index()
+
+    key = "user_id" if which == "b_user" else "item_id"
+    for check, args in ((check_user_item_biases, ()),
+                        (check_bias_baseline_rmse, (ratings.iloc[:1000], ratings.iloc[1000:]))):
+        with pytest.raises(CheckFailed) as info:
+            check(flat, *args)
+        message = str(info.value)
+        assert message.startswith(f"{which} must be a pandas Series indexed by {key}; you "
+                                  f"returned a DataFrame with columns ['{key}', 0]: "
+                                  f"reset_index() turned the {key} index into a column.")
+        assert message.endswith(f"Hint: don't reset_index(); return the Series that groupby "
+                                f"gives, indexed by {key}.")
+        assert "to_frame" not in message and "df[" not in message
+
+
 def test_one_column_dataframe_is_refused_by_the_rmse_bar(ratings):
     def frames(train, reg_user=5.0, reg_item=5.0):
         mu, b_user, b_item = user_item_biases(train, reg_user, reg_item)

@@ -371,6 +371,12 @@ def _require_series(value: Any, what: str, key: str) -> pd.Series:
     __tracebackhide__ = True
     if isinstance(value, pd.DataFrame):
         columns = list(value.columns)
+        if key in columns:
+            fail(
+                f"{what} must be a pandas Series indexed by {key}; you returned a DataFrame "
+                f"with columns {columns}: reset_index() turned the {key} index into a column.",
+                f"don't reset_index(); return the Series that groupby gives, indexed by {key}.",
+            )
         example = f"df[{columns[0]!r}]" if len(columns) == 1 else f"df[{what!r}]"
         fail(
             f"{what} must be a pandas Series indexed by {key} (you returned a DataFrame with "
