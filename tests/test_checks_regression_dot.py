@@ -373,3 +373,40 @@ def test_product_not_summed_is_named_not_flatten(build):
     assert "summed over the k factors" in message
     assert "keras.layers.Dot(axes=1)([u, v]), or keras.ops.sum(u * v, axis=-1" in message
     assert "Flatten" not in message
+
+
+def summed_without_keepdims(n_users, n_items, dim):
+    user, item = _inputs()
+    u = keras.layers.Embedding(n_users, dim)(user)
+    i = keras.layers.Embedding(n_items, dim)(item)
+    return keras.Model([user, item], keras.ops.sum(u * i, axis=1))
+
+
+def test_output_of_shape_batch_is_refused(capsys):
+    """Walkthrough: ops.sum(p * q, axis=1) gave (batch,) and a ✓ line saying (batch, 1)."""
+    with pytest.raises(CheckFailed) as info:
+        check_dot_model(summed_without_keepdims)
+    message = str(info.value)
+    assert message.startswith("the model's output has shape (batch,): one number per example, "
+                              "but the exercise asks for shape (batch, 1)")
+    assert "keepdims=True" in message and "keras.layers.Dot(axes=1)" in message
+    assert "✓" not in capsys.readouterr().out  # no ✓ line claiming "output (batch, 1)"
+
+
+def numpy_sum(n_users, n_items, dim):
+    user, item = _inputs()
+    u = keras.layers.Embedding(n_users, dim)(user)
+    i = keras.layers.Embedding(n_items, dim)(item)
+    return keras.Model([user, item], np.sum(u * i, axis=1, keepdims=True))
+
+
+def test_numpy_on_keras_tensors_is_named():
+    """Walkthrough: np.sum on KerasTensors raised 'A KerasTensor is symbolic' + a generic hint."""
+    with pytest.raises(CheckFailed) as info:
+        check_dot_model(numpy_sum)
+    message = str(info.value)
+    assert "raised ValueError: A KerasTensor is symbolic" in message
+    assert message.splitlines()[-1].startswith("Hint: inside a model the embeddings are "
+                                               "symbolic tensors: use keras.ops (e.g. "
+                                               "keras.ops.sum), not numpy")
+    assert info.value.__context__ is None

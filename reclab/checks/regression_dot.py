@@ -56,7 +56,10 @@ def _build(build: Callable, n_users: int, n_items: int, dim: int) -> Any:
         error = exc
     if error is not None:
         text = str(error)
-        if "integer" in text or "of type float" in text:
+        if "KerasTensor" in text or "symbolic" in text:
+            hint = ("inside a model the embeddings are symbolic tensors: use keras.ops "
+                    "(e.g. keras.ops.sum), not numpy, or keras.layers.Dot(axes=1).")
+        elif "integer" in text or "of type float" in text:
             hint = "embedding sizes must be Python ints: keras.layers.Embedding(n_users, dim)."
         elif isinstance(error, IndexError) or "axes" in text or "axis" in text:
             hint = ("keras.layers.Dot(axes=1): with inputs of shape (), each embedding is "
@@ -135,7 +138,14 @@ def _check_structure(model: Any, n_users: int, n_items: int, dim: int) -> tuple[
             "sum it over the factors: keras.layers.Dot(axes=1)([u, v]), or "
             "keras.ops.sum(u * v, axis=-1, keepdims=True).",
         )
-    if out_shape not in ((None, 1), (None,)):
+    if out_shape == (None,):
+        fail(
+            "the model's output has shape (batch,): one number per example, but the exercise "
+            "asks for shape (batch, 1) (keras.ops.sum without keepdims=True drops the last axis).",
+            "keep the axis: keras.ops.sum(u * v, axis=1, keepdims=True), or "
+            "keras.layers.Dot(axes=1)([u, v]), which gives (batch, 1).",
+        )
+    if out_shape != (None, 1):
         fail(
             f"the model should output one number per example, shape (batch, 1); its output "
             f"shape is {out_shape}.",
