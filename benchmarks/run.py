@@ -91,13 +91,19 @@ def _execute(notebook: Path, cwd: Path) -> None:
 
 def execute_notebooks(solutions: Path, results_dir: Path, *,
                       executor: Callable[[Path, Path], None] = _execute,
-                      log: Callable[[str], None] = print) -> pd.DataFrame:
-    """Run each registered lab's solution (stale results removed first); one row per lab."""
+                      log: Callable[[str], None] = print,
+                      only: Sequence[str] | None = None) -> pd.DataFrame:
+    """Run each registered lab's solution (stale results removed first); one row per lab.
+
+    With ``only`` (stems), the other labs are not run and their recorded results are reused.
+    """
     rows = []
     for lab in LABS:
         path = lab.solution(solutions)
         status, seconds = "missing", None
-        if path.is_file():
+        if only is not None and lab.stem not in only:
+            status = "not run (recorded results reused)"
+        elif path.is_file():
             shutil.rmtree(results_dir / lab.stem, ignore_errors=True)
             log(f"bench: executing {path}")
             start = time.perf_counter()
@@ -177,7 +183,7 @@ def _version(package: str) -> str:
 
 def run(out: Path, skip_notebooks: bool = False, *, solutions: Path = ROOT / "solutions",
         executor: Callable[[Path, Path], None] = _execute, peers: Sequence = PEERS,
-        log: Callable[[str], None] = print) -> Report:
+        log: Callable[[str], None] = print, only: Sequence[str] | None = None) -> Report:
     """The whole benchmark; returns the report after writing it into ``out``."""
     from reclab.data import load_movielens_100k, load_split
     from reclab.splits import binarize
@@ -187,9 +193,9 @@ def run(out: Path, skip_notebooks: bool = False, *, solutions: Path = ROOT / "so
     if skip_notebooks:
         runs = pd.DataFrame({"notebook": [lab.stem for lab in LABS], "status": "not run"})
     else:
-        runs = execute_notebooks(solutions, results_dir, executor=executor, log=log)
-    problems = [f"{r.notebook}: {r.status}" for r in runs.itertuples() if r.status not in (
-        "ok", "not run")]
+        runs = execute_notebooks(solutions, results_dir, executor=executor, log=log, only=only)
+    problems = [f"{r.notebook}: {r.status}" for r in runs.itertuples()
+                if r.status != "ok" and not r.status.startswith("not run")]
     if "wall_seconds" in runs:
         late = runs[runs["wall_seconds"] > runs["budget_seconds"]]
         problems += [f"{r.notebook} took {r.wall_seconds:.0f} s, over its budget of "
@@ -222,8 +228,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks")
     parser.add_argument("--skip-notebooks", action="store_true",
                         help="reuse results/ instead of executing the solution notebooks")
+    parser.add_argument("--notebooks", nargs="+", metavar="STEM",
+                        choices=[lab.stem for lab in LABS],
+                        help="execute only these solution notebooks, reuse the others' results")
     args = parser.parse_args(argv)
-    report = run(args.out, args.skip_notebooks)
+    report = run(args.out, args.skip_notebooks, only=args.notebooks)
     for problem in report.problems:
         print(f"bench: problem: {problem}", file=sys.stderr)
     return 1 if report.problems else 0

@@ -223,3 +223,18 @@ def test_collect_reports_two_models_that_share_one_prediction_file(results_dir: 
     rows, problems = run.collect(results_dir, truth)
     assert any("'MF a', 'MF_a' share the prediction file MF_a.csv" in p for p in problems)
     assert rows.empty  # neither is shown with the other's numbers
+
+
+def test_only_the_named_notebooks_are_executed_and_the_others_reused(tmp_path: Path) -> None:
+    solutions = tmp_path / "solutions"
+    solutions.mkdir()
+    for stem in ("06_implicit_feedback", "07_two_tower_retrieval"):
+        (solutions / f"{stem}.ipynb").write_text("{}")
+    executed: list[str] = []
+    runs = run.execute_notebooks(solutions, tmp_path / "results",
+                                 executor=lambda path, cwd: executed.append(path.stem),
+                                 log=lambda line: None, only=["07_two_tower_retrieval"])
+    status = runs.set_index("notebook")["status"]
+    assert executed == ["07_two_tower_retrieval"]
+    assert status["07_two_tower_retrieval"] == "ok"
+    assert status["06_implicit_feedback"] == "not run (recorded results reused)"
