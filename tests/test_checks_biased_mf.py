@@ -73,6 +73,35 @@ def test_sigmoid_range_wrong_answers_fail_with_a_reason(fn, message):
         check_sigmoid_range(fn)
 
 
+def sigmoid_range_high_only(x, low, high):
+    return high * ops.sigmoid(x)
+
+
+def sigmoid_range_no_offset(x, low, high):
+    return (high - low) * ops.sigmoid(x)
+
+
+@pytest.mark.parametrize(
+    ("fn", "computed"),
+    [
+        (sigmoid_range_plain, "sigmoid(x) itself"),
+        (sigmoid_range_no_width, "low + high * sigmoid(x)"),
+        (sigmoid_range_high_only, "high * sigmoid(x)"),
+        (sigmoid_range_swapped, "high + (low - high) * sigmoid(x)"),
+        (sigmoid_range_no_offset, "(high - low) * sigmoid(x)"),
+        (sigmoid_range_tanh, "low + (high - low) * tanh(x)"),
+    ],
+)
+def test_sigmoid_range_hint_names_the_students_formula_then_the_right_one(fn, computed):
+    """Walkthrough: "the output is (high - low) * sigmoid(x)" read like the instruction."""
+    with pytest.raises(CheckFailed) as info:
+        check_sigmoid_range(fn)
+    hint = str(info.value).splitlines()[-1]
+    assert hint.startswith(f"Hint: your function computes {computed}")
+    assert "the range's formula is low + (high - low) * sigmoid(x)" in hint
+    assert "the output is" not in hint
+
+
 def test_sigmoid_range_stub_raises_not_implemented():
     def stub(x, low, high):
         raise NotImplementedError

@@ -69,17 +69,18 @@ _SIGMOID_CASES = (
 def _diagnose_sigmoid(x: np.ndarray, got: np.ndarray, low: float, high: float) -> str | None:
     """A hint for the usual mistakes, found by comparing with what each mistake returns."""
     s = _sigmoid(x)
+    formula = "the range's formula is low + (high - low) * sigmoid(x)"
     wrong = {
-        "the output is sigmoid(x) itself: scale it to the range, low + (high - low) * "
-        "sigmoid(x).": s,
-        "the output is low + high * sigmoid(x): the sigmoid must be scaled by the *width* "
-        "of the range, (high - low).": low + high * s,
-        "the output is high * sigmoid(x): add low and scale by (high - low).": high * s,
-        "low and high are swapped: a large logit must give `high`.": high + (low - high) * s,
-        "the output is (high - low) * sigmoid(x): add low, or the output starts at 0.":
-            (high - low) * s,
-        "this looks like a tanh, which maps to (-1, 1): use keras.ops.sigmoid, which maps to "
-        "(0, 1).": low + (high - low) * np.tanh(x),
+        f"your function computes sigmoid(x) itself; {formula}.": s,
+        f"your function computes low + high * sigmoid(x); {formula}: scale the sigmoid by the "
+        "*width* of the range, (high - low).": low + high * s,
+        f"your function computes high * sigmoid(x); {formula}.": high * s,
+        f"your function computes high + (low - high) * sigmoid(x): low and high are swapped; "
+        f"{formula} (a large logit gives `high`).": high + (low - high) * s,
+        f"your function computes (high - low) * sigmoid(x), which starts at 0, not at low; "
+        f"{formula}.": (high - low) * s,
+        "your function computes low + (high - low) * tanh(x), and tanh maps to (-1, 1); "
+        f"{formula}, and keras.ops.sigmoid maps to (0, 1).": low + (high - low) * np.tanh(x),
     }
     for hint, value in wrong.items():
         if value.shape == got.shape and np.allclose(got, value, atol=1e-4):
