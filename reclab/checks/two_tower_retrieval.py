@@ -324,6 +324,44 @@ def check_in_batch_softmax_loss(in_batch_softmax_loss: Callable[..., Any]) -> No
         fail(f"{name} {case}: got {got:.4f}, expected {want:.4f}.",
              "mask accidental hits (same item, another column) with -1e9.")
     passed("accidental hits (the same movie twice in a batch) are not negatives")
+    _check_loss_traced(in_batch_softmax_loss, q, c, log_q, repeated)
+    passed("runs the way model.fit runs it: traced, batch size unknown (None)")
+
+
+def _check_loss_traced(in_batch_softmax_loss: Callable[..., Any], q: np.ndarray,
+                       c: np.ndarray, log_q: np.ndarray, items: np.ndarray) -> None:
+    """Run the loss traced with batch size None, as model.fit does; name NumPy and shape[0]."""
+    __tracebackhide__ = True
+    import tensorflow as tf
+
+    name = "in_batch_softmax_loss"
+    signature = [tf.TensorSpec([None, q.shape[1]], tf.float32),
+                 tf.TensorSpec([None, c.shape[1]], tf.float32),
+                 tf.TensorSpec([None], tf.float32), tf.TensorSpec([None], tf.int32)]
+    try:
+        got = _traced(in_batch_softmax_loss, signature, q, c, log_q, items.astype("int32"))
+    except Exception as exc:
+        text = str(exc)
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        last = lines[-1] if lines else ""
+        last = last if len(last) <= 70 else last[:70].rsplit(" ", 1)[0] + " …"
+        shown = last if last.startswith(type(exc).__name__) else f"{type(exc).__name__}: {last}"
+        if isinstance(exc, NotImplementedError) or "to a numpy array" in text:
+            fail(f"{name} works on arrays but fails inside model.fit, where its inputs are "
+                 f"symbolic tensors ({shown}).",
+                 "use keras.ops, not numpy (ops.matmul, ops.where, ops.arange, ops.mean).")
+        if "None" in text:
+            fail(f"{name} fails inside model.fit ({shown}).",
+                 "use ops.shape(queries)[0]: the batch size is unknown (None) while Keras "
+                 "traces the loss.")
+        fail(f"{name} works on arrays but fails inside model.fit ({shown}).",
+             "use keras.ops, not numpy, and ops.shape(queries)[0] for the batch size "
+             "(queries.shape[0] is None while Keras traces the loss).")
+    want = _in_batch_reference(q, c, log_q, items)
+    value = float(_numpy(got, name, "traced").reshape(-1)[0])
+    if not np.isclose(value, want, atol=1e-4):
+        fail(f"{name} gives {value:.4g} inside model.fit but {want:.4g} on arrays.",
+             "use keras.ops throughout; the batch size is ops.shape(queries)[0].")
 
 
 def _mistaken_labels(q: np.ndarray, c: np.ndarray, log_q: np.ndarray) -> float:
