@@ -125,6 +125,26 @@ def sse_per_row(y_true, y_pred):
     return 0.5 * ops.sum(mask * (y_true - y_pred) ** 2, axis=1)
 
 
+def sse_mean_all(y_true, y_pred):
+    mask = ops.cast(ops.not_equal(y_true, 0), y_pred.dtype)
+    return ops.mean(mask * (y_true - y_pred) ** 2)
+
+
+def sse_half_mean_all(y_true, y_pred):
+    mask = ops.cast(ops.not_equal(y_true, 0), y_pred.dtype)
+    return 0.5 * ops.mean(mask * (y_true - y_pred) ** 2)
+
+
+def sse_half_mean_observed(y_true, y_pred):
+    mask = ops.cast(ops.not_equal(y_true, 0), y_pred.dtype)
+    return 0.5 * ops.sum(mask * (y_true - y_pred) ** 2) / ops.maximum(ops.sum(mask), 1.0)
+
+
+def sse_bool_mask(y_true, y_pred):
+    mask = ops.not_equal(y_true, 0)                # boolean, never cast
+    return 0.5 * ops.sum(mask * (y_true - y_pred) ** 2)
+
+
 @pytest.mark.parametrize("right", [sse_right, sse_where])
 def test_masked_half_sse_accepts_right_answers(right, capsys):
     check_masked_half_sse(right)
@@ -132,7 +152,14 @@ def test_masked_half_sse_accepts_right_answers(right, capsys):
 
 
 @pytest.mark.parametrize(("wrong", "says"), [
-    (sse_mean, "masked_mse"),
+    (sse_mean, r"this is a mean over the observed entries \(03's masked_mse\); the loss is half "
+               "the SUM"),
+    (sse_mean_all, r"this is a mean over all entries.*half the SUM of squared errors over the "
+                   "observed entries"),
+    (sse_half_mean_all, "this is a mean.*half the SUM"),
+    (sse_half_mean_observed, "this is a mean.*half the SUM"),
+    (sse_bool_mask, r"(?s)Cannot convert 0.5.*ops\.cast\(keras\.ops\.not_equal\(y_true, 0\), "
+                    r"y_pred\.dtype\)"),
     (sse_no_half, "factor ½"),
     (sse_unmasked, "0 stars"),
     (sse_mask_from_pred, "from y_pred"),

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from reclab.checks import call_student, fail, passed
+from reclab.checks import call_student, fail, first_line, passed
 from reclab.checks.biased_mf import check_test_rmse
 from reclab.checks.deep_recommender import (  # 03's batch: same masked-loss cases
     _Y_PRED,
@@ -127,10 +127,15 @@ def check_local_kernel(local_kernel: Callable[[Any, Any], Any]) -> None:
 def _loss_diagnosis(value: float, y_true: np.ndarray, y_pred: np.ndarray) -> str | None:
     mask = y_true != 0
     sq = (y_true - y_pred) ** 2
+    observed = sq[mask].mean() if mask.any() else 0.0
+    mean_hint = ("this is a mean{}; the loss is half the SUM of squared errors over the observed "
+                 "entries, so that GLocal-K's penalties (λ = 20, 0.006) keep their weight: "
+                 "0.5 * keras.ops.sum(mask * (y_true - y_pred) ** 2).")
     wrong = {
-        "this is the mean over the observed entries (03's masked_mse): GLocal-K's loss is half "
-        "the *sum*, so that its penalties (λ = 20, 0.006) keep their weight.":
-            float(sq[mask].mean()),
+        mean_hint.format(" over the observed entries (03's masked_mse)"): float(observed),
+        mean_hint.format(" (½ × the mean over the observed entries)"): float(0.5 * observed),
+        mean_hint.format(" over all entries (keras.ops.mean)"): float((sq * mask).mean()),
+        mean_hint.format(" (½ × keras.ops.mean over all entries)"): float(0.5 * (sq * mask).mean()),
         "this is the sum without the factor ½: return 0.5 * the masked sum.":
             float(sq[mask].sum()),
         "the unobserved entries (0) count as ratings of 0 stars: multiply the squared errors "
@@ -141,6 +146,18 @@ def _loss_diagnosis(value: float, y_true: np.ndarray, y_pred: np.ndarray) -> str
     for hint, wrong_value in wrong.items():
         if math.isclose(value, wrong_value, rel_tol=1e-4, abs_tol=1e-5):
             return hint
+    return None
+
+
+def _explain_mask_dtype(exc: BaseException) -> str | None:
+    """A hint for a boolean (or integer) mask mixed with float errors."""
+    text = str(exc)
+    if ("int32" in text or "bool" in text) and ("dtype" in text or "expected" in text):
+        shown = first_line(exc)
+        shown = shown if len(shown) <= 80 else shown[:80].rsplit(" ", 1)[0] + " …"
+        return (f"calling masked_half_sse raised {shown}: the mask is boolean (or integer), "
+                "the errors float32.\n"
+                "Hint: mask = keras.ops.cast(keras.ops.not_equal(y_true, 0), y_pred.dtype).")
     return None
 
 
@@ -160,7 +177,8 @@ def check_masked_half_sse(masked_half_sse: Callable[[Any, Any], Any]) -> None:
               np.ones((2, 3), "float32")))
     for case, y_true, y_pred in cases:
         out = call_student(masked_half_sse, "masked_half_sse",
-                           keras.ops.convert_to_tensor(y_true), keras.ops.convert_to_tensor(y_pred))
+                           keras.ops.convert_to_tensor(y_true), keras.ops.convert_to_tensor(y_pred),
+                           explain=_explain_mask_dtype)
         value = _to_numpy(out)
         if value.shape != ():
             fail(f"{case}: masked_half_sse returned shape {value.shape}; it should return one "
