@@ -246,6 +246,11 @@ def topk_scores(user_vectors, item_vectors, seen, k=10):
     return -np.sort(-scores, axis=1)[:, :k]
 
 
+def topk_off_by_one(user_vectors, item_vectors, seen, k=10):
+    scores = np.where(seen, -np.inf, user_vectors @ item_vectors.T)
+    return np.argsort(-scores, axis=1)[:, 1:k + 1]
+
+
 def test_top_k_right(capsys):
     check_top_k_unseen(topk_right)
     assert "✓" in capsys.readouterr().out
@@ -259,6 +264,7 @@ def test_top_k_right(capsys):
         (topk_ascending, "lowest scores first"),
         (topk_transposed, "transposed"),
         (topk_scores, "dtype"),
+        (topk_off_by_one, r"(?s)best unseen item \(\d+\) is missing.*\[:, :k\], not \[:, 1:k\+1\]"),
         (stub, "not written yet"),
     ],
 )

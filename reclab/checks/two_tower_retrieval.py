@@ -409,6 +409,15 @@ def check_top_k_unseen(top_k_unseen: Callable[..., Any]) -> None:
             got, np.argsort(np.where(seen, np.inf, scores), axis=1)[:, :k]):
         fail(f"{name} returns the lowest scores first (or the worst items).",
              "sort by the *negated* scores: best (largest dot product) first.")
+    ranked = np.argsort(-np.where(seen, -np.inf, scores), axis=1, kind="stable")
+    shifted = ranked[:, 1:k + 1]
+    if np.array_equal(got, shifted) or np.array_equal(np.sort(got, axis=1),
+                                                      np.sort(shifted, axis=1)):
+        fail(f"{name}: user 0 got items {got[0].tolist()}, the {k} best unseen are "
+             f"{want[0].tolist()}: the best unseen item ({want[0, 0]}) is missing and the "
+             f"{k + 1}th is in (an off-by-one).",
+             "take the first k columns of the sorted order, [:, :k], not [:, 1:k+1]: seen "
+             "items are already excluded by their -inf score.")
     if not np.array_equal(np.sort(got, axis=1), np.sort(want, axis=1)):
         fail(f"{name}: user 0 got items {got[0].tolist()}, the {k} best unseen are "
              f"{want[0].tolist()}.", "score = user_vectors @ item_vectors.T (dot product).")
