@@ -58,6 +58,23 @@ def kernel_gaussian(u, v):
     return ops.exp(-ops.sum((u[:, None, :] - v[None, :, :]) ** 2, axis=-1))
 
 
+def kernel_norms_unshaped(u, v):
+    # ||u_i||² (3,) + ||v_j||² (4,): no [:, None] / [None, :], so they do not broadcast
+    d2 = ops.sum(u**2, axis=1) + ops.sum(v**2, axis=1) - 2 * ops.matmul(u, ops.transpose(v))
+    return ops.maximum(0.0, 1.0 - d2)
+
+
+def kernel_plus_noise(u, v):
+    return kernel_right(u, v) + 0.3
+
+
+def test_local_kernel_message_has_no_float_noise():
+    with pytest.raises(CheckFailed) as info:
+        check_local_kernel(kernel_plus_noise)
+    assert "[0.3, 0.4]" in str(info.value)
+    assert "0.3000000" not in str(info.value)
+
+
 def kernel_numpy(u, v):
     u, v = np.asarray(u), np.asarray(v)
     return np.maximum(0.0, 1.0 - ((u[:, None, :] - v[None, :, :]) ** 2).sum(-1))
@@ -81,6 +98,8 @@ def test_local_kernel_accepts_right_answers(right, capsys):
     (kernel_cross_once, "factor 2"),
     (kernel_cross_added, "is subtracted"),
     (kernel_numpy, "keras.ops"),
+    (kernel_norms_unshaped, r"(?s)incompatible shapes \[3\] vs\. \[4\].*"
+                            r"\|\|u_i\|\|² a column and \|\|v_j\|\|² a row.*\[:, None\]"),
     (kernel_stub, "not written yet"),
     ("not a function", "function itself"),
 ])

@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -72,6 +73,25 @@ def _kernel_diagnosis(got: np.ndarray, u: np.ndarray, v: np.ndarray) -> str | No
     return None
 
 
+def _fmt(values: Any) -> str:
+    """Nested lists of numbers without float noise (0.30000001192092896 -> 0.3)."""
+    if isinstance(values, np.ndarray | list | tuple):
+        return "[" + ", ".join(_fmt(x) for x in values) + "]"
+    return f"{float(values):.4g}"
+
+
+def _explain_kernel_error(exc: BaseException) -> str | None:
+    """A hint for ||u_i||² and ||v_j||² added as two vectors (no [:, None] / [None, :])."""
+    match = re.search(r"Incompatible shapes: (\[[^\]]*\] vs\. \[[^\]]*\])", str(exc))
+    if match is None:
+        return None
+    return (f"local_kernel(u, v) with u of shape {_U.shape} and v of shape {_V.shape}: "
+            f"{type(exc).__name__}, incompatible shapes {match.group(1)}: the squared norms "
+            "do not broadcast to one value per pair (3 x 4).\n"
+            "Hint: make ||u_i||² a column and ||v_j||² a row: "
+            "keras.ops.sum(u**2, axis=1)[:, None] + keras.ops.sum(v**2, axis=1)[None, :].")
+
+
 def check_local_kernel(local_kernel: Callable[[Any, Any], Any]) -> None:
     """Check ``local_kernel(u, v)`` = max(0, 1 - ||u_i - v_j||²), shape (len(u), len(v)).
 
@@ -85,7 +105,7 @@ def check_local_kernel(local_kernel: Callable[[Any, Any], Any]) -> None:
     if not callable(local_kernel):
         fail(f"pass the function itself (got a {type(local_kernel).__name__}).")
     got = _to_numpy(call_student(local_kernel, "local_kernel", keras.ops.convert_to_tensor(_U),
-                                 keras.ops.convert_to_tensor(_V)))
+                                 keras.ops.convert_to_tensor(_V), explain=_explain_kernel_error))
     want = _kernel_reference(_U, _V)
     if got.shape != want.shape:
         fail(f"local_kernel(u, v) with u of shape {_U.shape} and v of shape {_V.shape} returned "
@@ -94,7 +114,7 @@ def check_local_kernel(local_kernel: Callable[[Any, Any], Any]) -> None:
              or "expand ||u_i||² + ||v_j||² - 2 u_i·v_j: row sums of u², of v², and u @ v.T.")
     if not np.allclose(got, want, atol=1e-5):
         i, j = np.unravel_index(np.abs(got - want).argmax(), want.shape)
-        fail(f"u = {_U.tolist()}, v = {_V.tolist()}: entry ({i}, {j}) is {got[i, j]:.4g}, "
+        fail(f"u = {_fmt(_U)}, v = {_fmt(_V)}: entry ({i}, {j}) is {got[i, j]:.4g}, "
              f"expected {want[i, j]:.4g} = max(0, 1 - ||u_{i} - v_{j}||²).",
              _kernel_diagnosis(got, _U, _V))
     passed("local_kernel gives max(0, 1 - ||u_i - v_j||²), one value per (input, output) pair")
@@ -186,7 +206,7 @@ def check_masked_half_sse(masked_half_sse: Callable[[Any, Any], Any]) -> None:
         mask = y_true != 0
         want = float(0.5 * ((y_true - y_pred) ** 2)[mask].sum())
         if not math.isclose(float(value), want, rel_tol=1e-4, abs_tol=1e-5):
-            fail(f"{case}: y_true = {y_true.tolist()}, y_pred = {y_pred.tolist()}: "
+            fail(f"{case}: y_true = {_fmt(y_true)}, y_pred = {_fmt(y_pred)}: "
                  f"masked_half_sse returns {float(value):.5g}, expected {want:.5g} (half the sum "
                  f"of the squared errors over the {int(mask.sum())} observed entries).",
                  _loss_diagnosis(float(value), y_true, y_pred))
