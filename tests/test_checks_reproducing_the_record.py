@@ -220,6 +220,25 @@ def gap_missing_key(valid_curve, test_curve):
     return out
 
 
+def gap_argmax(valid_curve, test_curve):
+    valid_curve, test_curve = np.asarray(valid_curve), np.asarray(test_curve)
+    v, t = int(np.argmax(valid_curve)), int(np.argmax(test_curve))
+    return {"validation_selected": test_curve[v], "test_selected": test_curve[t],
+            "gap": test_curve[v] - test_curve[t], "valid_epoch": v + 1, "test_epoch": t + 1}
+
+
+def gap_one_based_index(valid_curve, test_curve):
+    valid_curve, test_curve = np.asarray(valid_curve), np.asarray(test_curve)
+    v, t = int(np.argmin(valid_curve)) + 1, int(np.argmin(test_curve)) + 1
+    return {"validation_selected": test_curve[v], "test_selected": test_curve[t],
+            "gap": test_curve[v] - test_curve[t], "valid_epoch": v, "test_epoch": t}
+
+
+def gap_one_based_valid_index(valid_curve, test_curve):
+    out = gap_right(valid_curve, test_curve)
+    return {**out, "validation_selected": test_curve[out["valid_epoch"]]}
+
+
 def test_selection_gap_accepts_the_right_answer(capsys):
     check_selection_gap(gap_right)
     assert "✓" in capsys.readouterr().out
@@ -230,6 +249,9 @@ def test_selection_gap_accepts_the_right_answer(capsys):
     (gap_valid_value, "report the \\*test\\* RMSE"),
     (gap_negative, "never < 0"),
     (gap_missing_key, "misses the key"),
+    (gap_argmax, r"(?s)largest\* RMSE \(np\.argmax\).*np\.argmin"),
+    (gap_one_based_index, r"(?s)IndexError.*1-based epoch.*0-based np\.argmin"),
+    (gap_one_based_valid_index, r"(?s)is 0\.912, expected 0\.915.*0-based np\.argmin"),
     (lambda v, t: [1, 2], "return a dict"),
     (kernel_stub, "not written yet"),
 ])

@@ -223,6 +223,15 @@ def check_masked_half_sse(masked_half_sse: Callable[[Any, Any], Any]) -> None:
 # exercise 3: the selection gap
 
 
+def _explain_gap_error(exc: BaseException) -> str | None:
+    """A hint for the curves indexed with the 1-based epoch (one past the end)."""
+    if isinstance(exc, IndexError):
+        return (f"calling selection_gap raised {first_line(exc)}: the curve is indexed with the "
+                "1-based epoch (test_curve[5] for 5 epochs).\n"
+                "Hint: index with the 0-based np.argmin(...); add 1 only to the reported epochs.")
+    return None
+
+
 def check_selection_gap(selection_gap: Callable[[Any, Any], Any]) -> None:
     """Check ``selection_gap(valid_curve, test_curve)`` on hand-made per-epoch curves.
 
@@ -235,7 +244,7 @@ def check_selection_gap(selection_gap: Callable[[Any, Any], Any]) -> None:
     test = [0.97, 0.93, 0.915, 0.912, 0.905]
     want = {"validation_selected": 0.915, "test_selected": 0.905, "gap": 0.010,
             "valid_epoch": 3, "test_epoch": 5}
-    got = call_student(selection_gap, "selection_gap", valid, test)
+    got = call_student(selection_gap, "selection_gap", valid, test, explain=_explain_gap_error)
     if not isinstance(got, dict):
         fail(f"selection_gap should return a dict, got a {type(got).__name__}.")
     missing = sorted(set(want) - set(got))
@@ -248,15 +257,24 @@ def check_selection_gap(selection_gap: Callable[[Any, Any], Any]) -> None:
             fail(f"{key!r} should be a number, got {got[key]!r}.")
         if not math.isclose(number, value, abs_tol=1e-9):
             hint = None
-            if key.endswith("epoch") and math.isclose(number, value - 1):
+            argmax = {"validation_selected": test[int(np.argmax(valid))],
+                      "test_selected": max(test), "valid_epoch": int(np.argmax(valid)) + 1,
+                      "test_epoch": int(np.argmax(test)) + 1}
+            if key in argmax and math.isclose(number, argmax[key], abs_tol=1e-9):
+                hint = ("that comes from the epoch of the *largest* RMSE (np.argmax); the best epoch has "
+                        "the smallest RMSE: np.argmin.")
+            elif key == "validation_selected" and math.isclose(number, test[3]):
+                hint = ("that is test_curve[3], the epoch after the validation minimum: index the "
+                        "curve with the 0-based np.argmin(valid_curve), add 1 only to the epoch.")
+            elif key.endswith("epoch") and math.isclose(number, value - 1):
                 hint = "np.argmin counts from 0; epochs are counted from 1: add 1."
             elif key == "validation_selected" and math.isclose(number, 0.90):
                 hint = ("that is the validation RMSE at its best epoch; report the *test* RMSE "
                         "at that epoch.")
             elif key == "gap" and math.isclose(number, -0.010):
                 hint = "the gap is validation-selected minus test-selected (it is never < 0)."
-            fail(f"with validation curve {valid} and test curve {test}: {key!r} is {got[key]!r}, "
-                 f"expected {value}.", hint)
+            fail(f"with validation curve {valid} and test curve {test}: {key!r} is "
+                 f"{number:.4g}, expected {value:.4g}.", hint)
     same = call_student(selection_gap, "selection_gap", [0.9, 0.8, 0.85], [0.95, 0.85, 0.9])
     if not math.isclose(float(same.get("gap", np.nan)), 0.0, abs_tol=1e-9):
         fail("when both curves have their minimum at the same epoch the gap should be 0; got "
