@@ -261,8 +261,8 @@ def check_selection_gap(selection_gap: Callable[[Any, Any], Any]) -> None:
                       "test_selected": max(test), "valid_epoch": int(np.argmax(valid)) + 1,
                       "test_epoch": int(np.argmax(test)) + 1}
             if key in argmax and math.isclose(number, argmax[key], abs_tol=1e-9):
-                hint = ("that comes from the epoch of the *largest* RMSE (np.argmax); the best epoch has "
-                        "the smallest RMSE: np.argmin.")
+                hint = ("that comes from the epoch of the *largest* RMSE (np.argmax); the best "
+                        "epoch has the smallest RMSE: np.argmin.")
             elif key == "validation_selected" and math.isclose(number, test[3]):
                 hint = ("that is test_curve[3], the epoch after the validation minimum: index the "
                         "curve with the 0-based np.argmin(valid_curve), add 1 only to the epoch.")
