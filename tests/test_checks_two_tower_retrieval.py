@@ -251,6 +251,15 @@ def topk_off_by_one(user_vectors, item_vectors, seen, k=10):
     return np.argsort(-scores, axis=1)[:, 1:k + 1]
 
 
+def topk_seen_zero(user_vectors, item_vectors, seen, k=10):
+    scores = np.where(seen, 0.0, user_vectors @ item_vectors.T)
+    return np.argsort(-scores, axis=1)[:, :k]
+
+
+def topk_codes_plus_one(user_vectors, item_vectors, seen, k=10):
+    return topk_right(user_vectors, item_vectors, seen, k) + 1
+
+
 def test_top_k_right(capsys):
     check_top_k_unseen(topk_right)
     assert "✓" in capsys.readouterr().out
@@ -265,6 +274,8 @@ def test_top_k_right(capsys):
         (topk_transposed, "transposed"),
         (topk_scores, "dtype"),
         (topk_off_by_one, r"(?s)best unseen item \(\d+\) is missing.*\[:, :k\], not \[:, 1:k\+1\]"),
+        (topk_seen_zero, r"(?s)every score is negative.*-np.inf"),
+        (topk_codes_plus_one, r"(?s)codes plus one.*0-based"),
         (stub, "not written yet"),
     ],
 )

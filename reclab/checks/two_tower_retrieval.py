@@ -400,11 +400,23 @@ def check_top_k_unseen(top_k_unseen: Callable[..., Any]) -> None:
     if got.dtype.kind not in "iu":
         fail(f"{name} returned dtype {got.dtype}; item codes are integers.",
              "return the indices (np.argpartition / np.argsort), not the scores.")
+    if np.array_equal(got - 1, want):
+        fail(f"{name} returns the item codes plus one (user 0: {got[0].tolist()}, best first "
+             f"is {want[0].tolist()}).", "return the 0-based codes of the catalogue (the column "
+             "indices of the score matrix); +1 is only the history windows' padding shift.")
     if got.min() < 0 or got.max() >= items:
         fail(f"{name} returned codes from {got.min()} to {got.max()}; items are 0..{items - 1}.")
     if seen[np.arange(users)[:, None], got].any():
         fail(f"{name} recommends items the user has already seen (e.g. user 0's favourite, "
              f"item {best[0, 0]}).", "set the scores of seen items to -inf before the top k.")
+    # the same catalogue with every score 20 lower: the ranking is unchanged, but a seen item
+    # scored 0 (instead of -inf) now beats every unseen one
+    lowered = call_student(top_k_unseen, name, np.hstack([uv, np.ones((users, 1))]),
+                           np.hstack([iv, np.full((items, 1), -20.0)]), seen.copy(), k=k)
+    if seen[np.arange(users)[:, None], np.asarray(lowered)].any():
+        fail(f"{name} recommends seen items when every score is negative: it gives seen "
+             "items a score (e.g. 0) instead of removing them.",
+             "set the scores of seen items to -np.inf, which no score can beat.")
     if np.array_equal(got, want[:, ::-1]) or np.array_equal(
             got, np.argsort(np.where(seen, np.inf, scores), axis=1)[:, :k]):
         fail(f"{name} returns the lowest scores first (or the worst items).",
