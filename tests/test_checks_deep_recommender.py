@@ -47,6 +47,11 @@ def masked_sum(y_true, y_pred):
     return ops.sum(mask * ops.square(y_true - y_pred))
 
 
+def masked_abs(y_true, y_pred):
+    mask = ops.cast(ops.not_equal(y_true, 0), y_pred.dtype)
+    return ops.sum(mask * ops.abs(y_true - y_pred)) / ops.maximum(ops.sum(mask), 1.0)
+
+
 def masked_nan_when_empty(y_true, y_pred):
     mask = ops.cast(ops.not_equal(y_true, 0), y_pred.dtype)
     return ops.sum(mask * ops.square(y_true - y_pred)) / ops.sum(mask)
@@ -87,6 +92,7 @@ def test_masked_mse_right_answers_pass(fn, capsys):
         (plain_mse, r"plain MSE"),
         (masked_over_all, r"number of \*all\* entries"),
         (masked_sum, r"sum of the masked squared errors"),
+        (masked_abs, r"absolute errors: square them"),
         (masked_nan_when_empty, r"no observed entry.*nan.*\n.*maximum"),
         (mask_from_pred, r"mask is taken from y_pred"),
         (per_row, r"averages each row first"),

@@ -125,6 +125,11 @@ def sse_mean(y_true, y_pred):
     return ops.sum(mask * (y_true - y_pred) ** 2) / ops.maximum(ops.sum(mask), 1.0)
 
 
+def sse_abs(y_true, y_pred):
+    mask = ops.cast(ops.not_equal(y_true, 0), y_pred.dtype)
+    return 0.5 * ops.sum(mask * ops.abs(y_true - y_pred))
+
+
 def sse_no_half(y_true, y_pred):
     mask = ops.cast(ops.not_equal(y_true, 0), y_pred.dtype)
     return ops.sum(mask * (y_true - y_pred) ** 2)
@@ -180,6 +185,7 @@ def test_masked_half_sse_accepts_right_answers(right, capsys):
     (sse_bool_mask, r"(?s)Cannot convert 0.5.*ops\.cast\(keras\.ops\.not_equal\(y_true, 0\), "
                     r"y_pred\.dtype\)"),
     (sse_no_half, "factor ½"),
+    (sse_abs, "absolute errors: square them"),
     (sse_unmasked, "0 stars"),
     (sse_mask_from_pred, "from y_pred"),
     (sse_per_row, "one number"),

@@ -277,6 +277,9 @@ def _diagnose(masked_mse_value: float, y_true: np.ndarray, y_pred: np.ndarray) -
         "observed entries instead.": float(per_row.sum() / len(y_true)),
         "the mask is taken from y_pred instead of y_true: 0 in y_true marks the unobserved "
         "ratings.": float((sq * (y_pred != 0)).sum() / max((y_pred != 0).sum(), 1)),
+        "this averages the absolute errors: square them instead, (y_true - y_pred) ** 2 "
+        "(the loss is a mean *squared* error).":
+            float((np.abs(y_true - y_pred) * mask).sum() / max(mask.sum(), 1)),
     }
     for hint, value in wrong.items():
         if np.isfinite(value) and math.isclose(masked_mse_value, value, rel_tol=1e-4,

@@ -162,6 +162,8 @@ def _loss_diagnosis(value: float, y_true: np.ndarray, y_pred: np.ndarray) -> str
         "by the mask of y_true != 0.": float(0.5 * sq.sum()),
         "the mask is taken from y_pred instead of y_true: 0 in y_true marks the unobserved "
         "ratings.": float(0.5 * (sq * (y_pred != 0)).sum()),
+        "this sums the absolute errors: square them instead, 0.5 * keras.ops.sum(mask * "
+        "(y_true - y_pred) ** 2).": float(0.5 * np.abs(y_true - y_pred)[mask].sum()),
     }
     for hint, wrong_value in wrong.items():
         if math.isclose(value, wrong_value, rel_tol=1e-4, abs_tol=1e-5):
