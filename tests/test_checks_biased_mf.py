@@ -81,6 +81,14 @@ def sigmoid_range_no_offset(x, low, high):
     return (high - low) * ops.sigmoid(x)
 
 
+def sigmoid_range_half_tanh(x, low, high):
+    return low + (high - low) * (ops.tanh(x) + 1) / 2
+
+
+def sigmoid_range_clip(x, low, high):
+    return ops.clip(x, low, high)
+
+
 @pytest.mark.parametrize(
     ("fn", "computed"),
     [
@@ -90,6 +98,8 @@ def sigmoid_range_no_offset(x, low, high):
         (sigmoid_range_swapped, "high + (low - high) * sigmoid(x)"),
         (sigmoid_range_no_offset, "(high - low) * sigmoid(x)"),
         (sigmoid_range_tanh, "low + (high - low) * tanh(x)"),
+        (sigmoid_range_half_tanh, r"low + (high - low) * (tanh(x) + 1) / 2"),
+        (sigmoid_range_clip, "clip(x, low, high)"),
     ],
 )
 def test_sigmoid_range_hint_names_the_students_formula_then_the_right_one(fn, computed):

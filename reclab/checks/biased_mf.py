@@ -81,6 +81,10 @@ def _diagnose_sigmoid(x: np.ndarray, got: np.ndarray, low: float, high: float) -
         f"{formula}.": (high - low) * s,
         "your function computes low + (high - low) * tanh(x), and tanh maps to (-1, 1); "
         f"{formula}, and keras.ops.sigmoid maps to (0, 1).": low + (high - low) * np.tanh(x),
+        "your function computes low + (high - low) * (tanh(x) + 1) / 2, which is sigmoid(2x): "
+        f"twice as steep; {formula}.": low + (high - low) * (np.tanh(x) + 1) / 2,
+        "your function computes clip(x, low, high): flat outside the range and no squashing "
+        f"inside (its gradient is 0 there); {formula}.": np.clip(x, low, high),
     }
     for hint, value in wrong.items():
         if value.shape == got.shape and np.allclose(got, value, atol=1e-4):
