@@ -64,6 +64,11 @@ def kernel_norms_unshaped(u, v):
     return ops.maximum(0.0, 1.0 - d2)
 
 
+def kernel_norms_summed_over_all(u, v):
+    d2 = ops.sum(u**2) + ops.sum(v**2) - 2 * ops.matmul(u, ops.transpose(v))
+    return ops.maximum(0.0, 1.0 - d2)
+
+
 def kernel_plus_noise(u, v):
     return kernel_right(u, v) + 0.3
 
@@ -98,6 +103,7 @@ def test_local_kernel_accepts_right_answers(right, capsys):
     (kernel_cross_once, "factor 2"),
     (kernel_cross_added, "is subtracted"),
     (kernel_numpy, "keras.ops"),
+    (kernel_norms_summed_over_all, r"(?s)summed over every entry.*axis=1"),
     (kernel_norms_unshaped, r"(?s)incompatible shapes \[3\] vs\. \[4\].*"
                             r"\|\|u_i\|\|² a column and \|\|v_j\|\|² a row.*\[:, None\]"),
     (kernel_stub, "not written yet"),

@@ -63,6 +63,9 @@ def _kernel_diagnosis(got: np.ndarray, u: np.ndarray, v: np.ndarray) -> str | No
             np.maximum(0.0, 1.0 - (d2 + u @ v.T)),
         "the cross term of ||u_i - v_j||² = ||u_i||² + ||v_j||² - 2 u_i·v_j is subtracted.":
             np.maximum(0.0, 1.0 - (d2 + 4 * (u @ v.T))),
+        "the squared norms are summed over every entry of u and of v (one number each): sum "
+        "over the coordinates only, keras.ops.sum(u**2, axis=1)[:, None] (and v's as a row).":
+            np.maximum(0.0, 1.0 - ((u**2).sum() + (v**2).sum() - 2 * (u @ v.T))),
     }
     for hint, value in wrong.items():
         if value.shape == got.shape and np.allclose(got, value, atol=1e-4):
