@@ -32,6 +32,9 @@ def _pool(vectors, present, tau, age_order="recent_last", normalise="weights", m
         return summed / ops.maximum(total, 1e-9)
     if normalise == "length":
         return summed / length
+    if normalise == "count":
+        return summed / ops.maximum(ops.sum(ops.cast(present, "float32"), axis=1,
+                                            keepdims=True), 1.0)
     if normalise == "nan":
         return summed / total
     return summed
@@ -55,6 +58,10 @@ def pool_sum(vectors, present, tau):
 
 def pool_by_length(vectors, present, tau):
     return _pool(vectors, present, tau, normalise="length")
+
+
+def pool_by_count(vectors, present, tau):
+    return _pool(vectors, present, tau, normalise="count")
 
 
 def pool_nan(vectors, present, tau):
@@ -102,6 +109,7 @@ def test_pooling_right(capsys):
         (pool_reversed, "oldest"),
         (pool_sum, "not the weighted mean"),
         (pool_by_length, "window length"),
+        (pool_by_count, "number of real items, not by the sum of their weights"),
         (pool_nan, "no history"),
         (pool_numpy_only, "inside a Keras model"),
         (pool_uncast_age, r"ops\.cast\(ops\.arange\(L - 1, -1, -1\), \"float32\"\)"),

@@ -143,6 +143,11 @@ def check_history_pooling(pool_history: Callable[..., Any]) -> None:
         if np.allclose(got, summed, atol=1e-4):
             fail(f"{name} {case}: the weighted *sum* is returned, not the weighted mean.",
                  "divide by the sum of the weights of each row.")
+        by_count = summed / np.maximum(present.sum(1, keepdims=True), 1e-9)
+        if not np.allclose(by_count, want, atol=1e-4) and np.allclose(got, by_count, atol=1e-4):
+            fail(f"{name} {case}: the weighted sum is divided by the number of real items, "
+                 "not by the sum of their weights; the weights then do not sum to 1.",
+                 "divide by ops.sum(weights, axis=1, keepdims=True) (padding has weight 0).")
         if np.allclose(got, by_length, atol=1e-4):
             fail(f"{name} {case}: the weighted sum is divided by the window length L; a short "
                  "history then shrinks towards zero.",
