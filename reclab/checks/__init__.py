@@ -42,6 +42,7 @@ __all__ = [
     "model_layers",
     "not_written_yet",
     "passed",
+    "shorten",
     "wrap",
 ]
 
@@ -113,6 +114,16 @@ def first_line(exc: BaseException) -> str:
     """
     text = str(exc).strip()
     return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` cut at a word boundary to at most ``limit`` characters, with " …" if cut.
+
+    Example:
+        >>> shorten("Cannot convert 0.5 to EagerTensor of dtype int32", 20)
+        'Cannot convert 0.5 …'
+    """
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " …"
 
 
 def _short_repr(value: Any) -> str:

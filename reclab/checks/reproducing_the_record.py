@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from reclab.checks import call_student, fail, first_line, passed
+from reclab.checks import call_student, fail, first_line, passed, shorten
 from reclab.checks.biased_mf import check_test_rmse
 from reclab.checks.deep_recommender import (  # 03's batch: same masked-loss cases
     _Y_PRED,
@@ -178,8 +178,7 @@ def _explain_mask_dtype(exc: BaseException) -> str | None:
     """A hint for a boolean (or integer) mask mixed with float errors."""
     text = str(exc)
     if ("int32" in text or "bool" in text) and ("dtype" in text or "expected" in text):
-        shown = first_line(exc)
-        shown = shown if len(shown) <= 80 else shown[:80].rsplit(" ", 1)[0] + " …"
+        shown = shorten(first_line(exc), 80)
         return (f"calling masked_half_sse raised {shown}: the mask is boolean (or integer), "
                 "the errors float32.\n"
                 "Hint: mask = keras.ops.cast(keras.ops.not_equal(y_true, 0), y_pred.dtype).")

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from reclab.checks import call_student, fail, passed
+from reclab.checks import call_student, fail, passed, shorten
 
 __all__ = [
     "MEASURED",
@@ -348,8 +348,7 @@ def _check_loss_traced(in_batch_softmax_loss: Callable[..., Any], q: np.ndarray,
     except Exception as exc:
         text = str(exc)
         lines = [line.strip() for line in text.splitlines() if line.strip()]
-        last = lines[-1] if lines else ""
-        last = last if len(last) <= 70 else last[:70].rsplit(" ", 1)[0] + " …"
+        last = shorten(lines[-1] if lines else "", 70)
         shown = last if last.startswith(type(exc).__name__) else f"{type(exc).__name__}: {last}"
         if isinstance(exc, NotImplementedError) or "to a numpy array" in text:
             fail(f"{name} works on arrays but fails inside model.fit, where its inputs are "
@@ -394,7 +393,8 @@ def check_top_k_unseen(top_k_unseen: Callable[..., Any]) -> None:
     best = np.argsort(-scores, axis=1)
     seen[np.arange(users), best[:, 0]] = True          # each user's favourite is already seen
     seen[:, 30:] = rng.random((users, 10)) < 0.5
-    want = np.argsort(-np.where(seen, -np.inf, scores), axis=1, kind="stable")[:, :k]
+    ranked = np.argsort(-np.where(seen, -np.inf, scores), axis=1, kind="stable")
+    want = ranked[:, :k]
     result = call_student(top_k_unseen, name, uv.copy(), iv.copy(), seen.copy(), k=k)
     got = np.asarray(result)
     if got.shape != (users, k):
@@ -426,7 +426,6 @@ def check_top_k_unseen(top_k_unseen: Callable[..., Any]) -> None:
             got, np.argsort(np.where(seen, np.inf, scores), axis=1)[:, :k]):
         fail(f"{name} returns the lowest scores first (or the worst items).",
              "sort by the *negated* scores: best (largest dot product) first.")
-    ranked = np.argsort(-np.where(seen, -np.inf, scores), axis=1, kind="stable")
     shifted = ranked[:, 1:k + 1]
     if np.array_equal(got, shifted) or np.array_equal(np.sort(got, axis=1),
                                                       np.sort(shifted, axis=1)):
