@@ -190,16 +190,13 @@ def run(out: Path, skip_notebooks: bool = False, *, solutions: Path = ROOT / "so
 
     env = environment()
     results_dir = results.results_dir()
-    if skip_notebooks:
-        runs = pd.DataFrame({"notebook": [lab.stem for lab in LABS], "status": "not run"})
-    else:
-        runs = execute_notebooks(solutions, results_dir, executor=executor, log=log, only=only)
+    runs = execute_notebooks(solutions, results_dir, executor=executor, log=log,
+                             only=() if skip_notebooks else only)
     problems = [f"{r.notebook}: {r.status}" for r in runs.itertuples()
                 if r.status != "ok" and not r.status.startswith("not run")]
-    if "wall_seconds" in runs:
-        late = runs[runs["wall_seconds"] > runs["budget_seconds"]]
-        problems += [f"{r.notebook} took {r.wall_seconds:.0f} s, over its budget of "
-                     f"{r.budget_seconds} s" for r in late.itertuples()]
+    late = runs[runs["wall_seconds"] > runs["budget_seconds"]]
+    problems += [f"{r.notebook} took {r.wall_seconds:.0f} s, over its budget of "
+                 f"{r.budget_seconds} s" for r in late.itertuples()]
     u1_train, u1_test = load_split("u1")
     data = protocols.leave_one_out_data(binarize(load_movielens_100k().ratings, keep_all=True))
     shutil.rmtree(results_dir / PEERS_FOLDER, ignore_errors=True)

@@ -238,3 +238,12 @@ def test_only_the_named_notebooks_are_executed_and_the_others_reused(tmp_path: P
     assert executed == ["07_two_tower_retrieval"]
     assert status["07_two_tower_retrieval"] == "ok"
     assert status["06_implicit_feedback"] == "not run (recorded results reused)"
+
+
+def test_skipping_the_notebooks_is_running_none_of_them(tmp_path: Path) -> None:
+    executed: list[str] = []
+    runs = run.execute_notebooks(tmp_path, tmp_path / "results", only=(),
+                                 executor=lambda path, cwd: executed.append(path.stem),
+                                 log=lambda line: None)
+    assert executed == []
+    assert set(runs["status"]) == {"not run (recorded results reused)"}
