@@ -18,7 +18,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.ticker import MaxNLocator
 
-__all__ = ["plot_history", "plot_predictions"]
+__all__ = ["plot_history", "plot_predictions", "plot_validation_curves"]
 
 
 def _history_dict(history: Any) -> Mapping[str, Sequence[float]]:
@@ -32,8 +32,12 @@ def plot_history(
     title: str | None = None,
     ylabel: str | None = None,
     ax: Axes | None = None,
+    first_epoch: int = 1,
 ) -> Axes:
     """Plot a metric per epoch for training and validation, and mark the best validation epoch.
+
+    With ``first_epoch`` > 1 the axes start at that epoch and the y-range fits the curves from
+    there (a zoom past the large errors of the first epochs).
 
     Example:
         >>> plot_history({"loss": [1.2, 0.9], "val_loss": [1.1, 1.0]})  # doctest: +ELLIPSIS
@@ -46,24 +50,93 @@ def plot_history(
     train = np.asarray(values[metric], dtype=float)
     epochs = np.arange(1, len(train) + 1)
     ax.plot(epochs, train, marker="o", markersize=3, label=f"train {metric}")
+    curves = [train]
     val_key = f"val_{metric}"
     if val_key in values:
         val = np.asarray(values[val_key], dtype=float)
+        curves.append(val)
         best = int(np.nanargmin(val))
         ax.plot(epochs, val, marker="o", markersize=3, label=f"validation {metric}")
         ax.axvline(epochs[best], color="grey", linestyle=":", linewidth=1)
+        late = best + 1 > 0.6 * len(val)      # label to the left, so it stays on the axes
         ax.annotate(
             f"best {val[best]:.4f} (epoch {epochs[best]})",
             xy=(epochs[best], val[best]),
-            xytext=(6, 12),
+            xytext=(-6 if late else 6, 12),
             textcoords="offset points",
+            ha="right" if late else "left",
             fontsize=8,
         )
     ax.set_title(title or f"{metric} per epoch")
     ax.set_xlabel("epoch")
     ax.set_ylabel(ylabel or metric)
-    ax.grid(alpha=0.3)
+    _view_from(ax, curves, first_epoch)
     ax.legend()
+    return ax
+
+
+def _view_from(ax: Axes, curves: Sequence[np.ndarray], first_epoch: int) -> None:
+    """Integer epoch ticks and a grid; from ``first_epoch`` > 1 on, fit the view to the curves."""
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(alpha=0.3)
+    if first_epoch > 1:
+        shown = np.concatenate([curve[first_epoch - 1:] for curve in curves])
+        pad = 0.05 * (np.nanmax(shown) - np.nanmin(shown)) + 1e-4
+        ax.set(xlim=(first_epoch - 0.5, max(len(curve) for curve in curves) + 0.5),
+               ylim=(np.nanmin(shown) - pad, np.nanmax(shown) + pad))
+
+
+def plot_validation_curves(
+    histories: Mapping[str, Any],
+    metric: str = "rmse",
+    title: str | None = None,
+    ylabel: str | None = None,
+    first_epoch: int = 1,
+    zoom_from: int | None = None,
+    ax: Axes | None = None,
+) -> Axes:
+    """Compare runs: the validation ``metric`` per epoch of each, with its best epoch starred.
+
+    ``histories`` maps a run's label to its Keras ``History`` (or ``{metric: [...]}``). The
+    axes start at ``first_epoch`` and the y-range fits the curves from there, so the large
+    errors of the first epochs do not flatten the differences; ``zoom_from`` adds an inset
+    showing the curves from that epoch on.
+
+    Example:
+        >>> runs = {"lr 3e-3": {"val_rmse": [1.0, 0.93, 0.94]},
+        ...         "lr 1e-3": {"val_rmse": [1.1, 0.95, 0.92]}}
+        >>> plot_validation_curves(runs, title="Two learning rates").get_title()
+        'Two learning rates'
+    """
+    ax = ax or plt.subplots(figsize=(6, 3.5))[1]
+    curves = {}
+    for label, history in histories.items():
+        values = _history_dict(history)
+        if f"val_{metric}" not in values:
+            raise KeyError(f"the history of {label!r} has no 'val_{metric}'; it has "
+                           f"{sorted(values)}")
+        curves[label] = np.asarray(values[f"val_{metric}"], dtype=float)
+    panels = [(ax, first_epoch)]
+    if zoom_from is not None:
+        panels.append((ax.inset_axes((0.35, 0.3, 0.62, 0.62)), zoom_from))
+    for target, start in panels:
+        for color, (label, curve) in enumerate(curves.items()):
+            epochs = np.arange(1, len(curve) + 1)
+            best = int(np.nanargmin(curve))
+            target.plot(epochs, curve, marker="o", markersize=2, color=f"C{color}",
+                        label=f"{label} (best {curve[best]:.4f}, epoch {best + 1})")
+            target.plot(epochs[best], curve[best], "*", color=f"C{color}", markersize=10)
+        _view_from(target, list(curves.values()), start)
+    from_text = f" (from epoch {first_epoch})" if first_epoch > 1 else ""
+    ax.set(title=title or f"Validation {metric} per epoch{from_text}", xlabel="epoch",
+           ylabel=ylabel or f"validation {metric}")
+    if zoom_from is None:
+        ax.legend(fontsize=8)
+    else:                            # the legend in the inset, above the flat tails
+        zoom = panels[1][0]
+        zoom.set_title(f"zoom: epoch {zoom_from} on", fontsize=8)
+        zoom.tick_params(labelsize=7)
+        zoom.legend(fontsize=7, loc="upper right")
     return ax
 
 

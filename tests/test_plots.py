@@ -1,4 +1,4 @@
-"""The ranking plots of notebook 06 (reclab.plots.plot_training, plot_sampled_vs_full_rank)."""
+"""reclab.plots: the training curves of 01-05 and the ranking plots of notebook 06."""
 
 from __future__ import annotations
 
@@ -10,7 +10,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from reclab.plots import plot_sampled_vs_full_rank, plot_training
+from reclab.plots import (
+    plot_history,
+    plot_sampled_vs_full_rank,
+    plot_training,
+    plot_validation_curves,
+)
 
 HISTORY = {"loss": [0.5, 0.4, 0.35, 0.33], "val_loss": [0.45, 0.41, 0.42, 0.44],
            "val_hr@10": [0.50, 0.58, 0.62, 0.61], "val_ndcg@10": [0.30, 0.33, 0.36, 0.35]}
@@ -82,3 +87,48 @@ def test_plot_sampled_vs_full_rank_draws_one_point_per_user_on_log_axes():
 def test_plot_sampled_vs_full_rank_rejects_ranks_of_different_users():
     with pytest.raises(ValueError, match="same length"):
         plot_sampled_vs_full_rank([0, 1, 2], [0, 1], n_unseen=100, n_items=120)
+
+
+RATING_RUNS = {"fast": {"rmse": [1.1, 0.95, 0.90, 0.86], "val_rmse": [1.2, 0.97, 0.93, 0.94]},
+               "slow": {"rmse": [1.2, 1.0, 0.93, 0.91, 0.89, 0.88],
+                        "val_rmse": [1.3, 1.02, 0.95, 0.935, 0.925, 0.928]}}
+
+
+def test_plot_history_keeps_the_best_label_on_the_axes_when_the_best_epoch_is_late():
+    ax = plot_history(RATING_RUNS["slow"], "rmse")
+    (label,) = ax.texts
+    assert label.get_text() == "best 0.9250 (epoch 5)"
+    assert label.get_horizontalalignment() == "right"      # drawn to the left of the point
+    early = plot_history({"rmse": [1.0, 0.9, 0.8, 0.7], "val_rmse": [0.9, 0.8, 0.85, 0.9]},
+                         "rmse")
+    assert early.texts[0].get_horizontalalignment() == "left"
+
+
+def test_plot_history_from_a_later_epoch_fits_the_view_to_the_curves_from_there():
+    ax = plot_history(RATING_RUNS["slow"], "rmse", first_epoch=3)
+    low, high = ax.get_ylim()
+    assert 0.87 < low < 0.88 and 0.95 < high < 0.96     # epochs 1-2 (1.0 and above) cut off
+    assert ax.get_xlim() == (2.5, 6.5)
+    with pytest.raises(KeyError, match="has no 'mae'"):
+        plot_history(RATING_RUNS["slow"], "mae")
+
+
+def test_plot_validation_curves_draws_each_run_and_stars_its_best_epoch():
+    ax = plot_validation_curves(RATING_RUNS, ylabel="RMSE (stars)")
+    labels = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert labels == ["fast (best 0.9300, epoch 3)", "slow (best 0.9250, epoch 5)"]
+    stars = [line for line in ax.get_lines() if line.get_marker() == "*"]
+    assert [(line.get_xdata()[0], line.get_ydata()[0]) for line in stars] == [(3, 0.93),
+                                                                             (5, 0.925)]
+    assert ax.get_ylabel() == "RMSE (stars)" and ax.get_title() == "Validation rmse per epoch"
+
+
+def test_plot_validation_curves_zoom_inset_shows_the_tails_with_the_legend():
+    ax = plot_validation_curves(RATING_RUNS, first_epoch=2, zoom_from=4)
+    (zoom,) = ax.child_axes
+    assert zoom.get_title() == "zoom: epoch 4 on" and zoom.get_legend() is not None
+    assert ax.get_legend() is None                         # one legend, in the inset
+    assert zoom.get_xlim()[0] == 3.5 and zoom.get_ylim()[1] < 0.95
+    assert ax.get_title() == "Validation rmse per epoch (from epoch 2)"
+    with pytest.raises(KeyError, match="'fast' has no 'val_mae'"):
+        plot_validation_curves(RATING_RUNS, "mae")
