@@ -31,7 +31,7 @@ import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -131,10 +131,10 @@ class U1Data(Encoded):
     """The canonical ``u1`` split, a seeded validation slice of ``u1.base``, and its codes.
 
     ``fit`` and ``valid`` partition ``train`` (``u1.base``); ``*_coded`` add ``user_idx`` and
-    ``item_idx`` from an :class:`~reclab.encoding.IdEncoder` fitted on ``train``; the test
-    rows whose user or movie is unseen in ``train`` keep code -1 (``test_known`` is False).
-    ``global_mean`` is the mean rating of ``fit``; ``n_users`` and ``n_items`` are the
-    encoder's (:class:`~reclab.encoding.Encoded`).
+    ``item_idx`` from an :class:`~reclab.encoding.IdEncoder` fitted on ``train`` (or on all
+    ratings, see :func:`u1_data`); test rows whose user or movie has no code keep code -1
+    (``test_known`` is False). ``global_mean`` is the mean rating of ``fit``; ``n_users`` and
+    ``n_items`` are the encoder's (:class:`~reclab.encoding.Encoded`).
     """
 
     train: pd.DataFrame
@@ -142,6 +142,7 @@ class U1Data(Encoded):
     fit: pd.DataFrame
     valid: pd.DataFrame
     encoder: IdEncoder
+    train_coded: pd.DataFrame
     fit_coded: pd.DataFrame
     valid_coded: pd.DataFrame
     test_coded: pd.DataFrame
@@ -149,23 +150,34 @@ class U1Data(Encoded):
     global_mean: float
 
 
-def u1_data(valid_size: float = 0.1, seed: int = 0) -> U1Data:
+def u1_data(valid_size: float = 0.1, seed: int = 0,
+            codes: Literal["train", "all"] = "train") -> U1Data:
     """Load ``u1``, carve a validation slice out of ``u1.base`` and code the ids.
 
-    Taught in notebook 01_regression_dot, sections 1-2 (the steps, one cell each).
+    Taught in notebook 01_regression_dot, sections 1-2 (the steps, one cell each). With
+    ``codes="all"`` the encoder is fitted on ``u1.base`` and ``u1.test`` together, so every
+    user and movie has a code, i.e. a row in an embedding table (notebook 04 maps all 1,682
+    movies; in 05 a movie unseen in ``u1.base`` is predicted from its features); no rating
+    ever trains the rows of the ids that only ``u1.test`` holds.
 
     Example:
         >>> data = u1_data()                                        # doctest: +SKIP
         >>> len(data.fit), len(data.valid), int((~data.test_known).sum())  # doctest: +SKIP
         (72000, 8000, 32)
+        >>> u1_data(codes="all").n_items, u1_data().n_items          # doctest: +SKIP
+        (1682, 1650)
     """
+    if codes not in ("train", "all"):
+        raise ValueError(f"codes must be 'train' (ids of u1.base) or 'all' (ids of u1.base and "
+                         f"u1.test), got {codes!r}")
     train, test = load_split("u1")
     fit, valid = random_split(train, test_size=valid_size, seed=seed)
-    encoder = IdEncoder().fit(train)
+    encoder = IdEncoder().fit(train if codes == "train" else pd.concat([train, test]))
     test_coded = encoder.transform(test, unknown="keep")
     known = ((test_coded["user_idx"] >= 0) & (test_coded["item_idx"] >= 0)).to_numpy()
     return U1Data(train=train, test=test, fit=fit, valid=valid, encoder=encoder,
-                  fit_coded=encoder.transform(fit), valid_coded=encoder.transform(valid),
+                  train_coded=encoder.transform(train), fit_coded=encoder.transform(fit),
+                  valid_coded=encoder.transform(valid),
                   test_coded=test_coded, test_known=known,
                   global_mean=float(fit["rating"].mean()))
 
