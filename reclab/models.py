@@ -544,7 +544,7 @@ def build_hybrid_model(n_users: int, n_items: int, dim: int, global_mean: float,
 
     Example:
         >>> model = build_hybrid_model(943, 1682, 128, 3.53, {"gender": 2}, {"year_bucket": 8},
-        ...                            n_genres=19, dropout=0.6)
+        ...                            n_genres=19, dropout=0.7)
         >>> [t.name for t in model.inputs]
         ['user', 'item', 'gender', 'year_bucket', 'genres']
     """

@@ -439,8 +439,9 @@ def plot_training(
     if start is not None:
         epochs = [0, *epochs]
         curves = {key: [start[key], *curve] for key, curve in curves.items()}
-    for key, curve in curves.items():
-        right.plot(epochs, curve, marker="o", markersize=3, label=f"validation {key.upper()}")
+    for (key, curve), color in zip(curves.items(), ("C2", "C3"), strict=True):  # not the losses'
+        right.plot(epochs, curve, marker="o", markersize=3, color=color,
+                   label=f"validation {key.upper()}")
     kept = epochs[int(np.argmax(curves["ndcg@10"]))]
     left.set(title=f"{name}: {loss}", xlabel="epoch", ylabel=loss_label)
     right.set(title=f"{name}: validation ranking", xlabel="epoch", ylabel=ranking_label)
