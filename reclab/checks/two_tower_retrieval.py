@@ -441,7 +441,41 @@ def check_top_k_unseen(top_k_unseen: Callable[..., Any]) -> None:
         fail(f"{name} finds the right {k} items but not in order (user 0: {got[0].tolist()}, "
              f"best first is {want[0].tolist()}).",
              "np.argpartition does not sort: sort the k selected items by score, descending.")
+    _check_top_k_order(top_k_unseen)
     passed(f"the {k} best unseen items per user, best first, never a seen one")
+
+
+def _check_top_k_order(top_k_unseen: Callable[..., Any]) -> None:
+    """Top 300 of 600 items: an unsorted np.argpartition shows here, not on 40 items.
+
+    NumPy 2.x (x86-simd-sort on AVX-512) sorts every piece of up to 256 items while it
+    partitions, so the k items it picks come back sorted whenever they all fit in the last
+    piece: always on 40 items, and for k = 10 even on thousands. With k = 300 they cannot.
+    """
+    __tracebackhide__ = True
+    name = "top_k_unseen"
+    rng = np.random.default_rng(7)
+    users, items, dim, k = 4, 600, 8, 300
+    uv, iv = rng.normal(size=(users, dim)), rng.normal(size=(items, dim))
+    seen = rng.random((users, items)) < 0.1
+    scores = np.where(seen, -np.inf, uv @ iv.T)
+    want = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    got = np.asarray(call_student(top_k_unseen, name, uv.copy(), iv.copy(), seen.copy(), k=k))
+    case = f"with k={k} on {items} items"
+    hint = "use k and the catalogue size as given: nothing may depend on k=6 or 40 items."
+    if got.shape != (users, k):
+        fail(f"{name} {case} returned shape {got.shape}; expected ({users}, {k}).", hint)
+    if not np.array_equal(np.sort(got, axis=1), np.sort(want, axis=1)):
+        fail(f"{name} {case} does not return each user's {k} best unseen items.", hint)
+    if not np.array_equal(got, want):
+        user = int(np.flatnonzero((got != want).any(axis=1))[0])
+        got_scores = scores[user, got[user]]
+        rank = int(np.flatnonzero(got_scores[1:] > got_scores[:-1])[0]) + 1
+        fail(f"{name} {case} finds the right items but not in order: user {user}'s rank "
+             f"{rank + 1} (item {got[user, rank]}, score {got_scores[rank]:.3f}) beats rank "
+             f"{rank} (item {got[user, rank - 1]}, score {got_scores[rank - 1]:.3f}).",
+             "np.argpartition does not sort (on a small catalogue it only happens to): sort "
+             "the k selected items by score, descending.")
 
 
 # --------------------------------------------------------------------------------------------
