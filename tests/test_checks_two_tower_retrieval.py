@@ -126,7 +126,7 @@ def test_pooling_mistakes(fn, message):
 
 
 def _loss(queries, candidates, log_q, items, sign=-1.0, per_row=False, hits=True,
-          reduce="mean", mask_diagonal=False, transpose=False):
+          reduce="mean", mask_diagonal=False, transpose=False, from_logits=True):
     if transpose:
         queries, candidates = candidates, queries
     correction = log_q[:, None] if per_row else log_q[None, :]
@@ -137,7 +137,7 @@ def _loss(queries, candidates, log_q, items, sign=-1.0, per_row=False, hits=True
         if not mask_diagonal:
             same = ops.logical_and(same, ops.not_equal(rows[:, None], rows[None, :]))
         logits = ops.where(same, -1e9, logits)
-    losses = keras.losses.sparse_categorical_crossentropy(rows, logits, from_logits=True)
+    losses = keras.losses.sparse_categorical_crossentropy(rows, logits, from_logits=from_logits)
     return ops.mean(losses) if reduce == "mean" else ops.sum(losses)
 
 
@@ -167,6 +167,23 @@ def loss_masks_diagonal(queries, candidates, log_q, items):
 
 def loss_transposed(queries, candidates, log_q, items):
     return _loss(queries, candidates, log_q, items, transpose=True)
+
+
+def loss_probabilities(queries, candidates, log_q, items):
+    return _loss(queries, candidates, log_q, items, from_logits=False)
+
+
+def loss_probabilities_diagonal(queries, candidates, log_q, items):
+    return _loss(queries, candidates, log_q, items, from_logits=False, mask_diagonal=True)
+
+
+def loss_loss_object(queries, candidates, log_q, items):
+    # the loss class with its default from_logits=False
+    logits = ops.matmul(queries, ops.transpose(candidates)) - log_q[None, :]
+    rows = ops.arange(ops.shape(items)[0])
+    hit = ops.logical_and(ops.equal(items[:, None], items[None, :]),
+                          ops.not_equal(rows[:, None], rows[None, :]))
+    return keras.losses.SparseCategoricalCrossentropy()(rows, ops.where(hit, -1e9, logits))
 
 
 def loss_vector(queries, candidates, log_q, items):
@@ -211,6 +228,11 @@ def test_in_batch_loss_right(capsys):
         (loss_masks_diagonal, "diagonal"),
         (loss_transposed, "transpose"),
         (loss_vector, "one number"),
+        (loss_probabilities, r"(?s)reads the logits as probabilities.*raw scores: use "
+                             r"from_logits=True"),
+        (loss_probabilities_diagonal, r"(?s)reads the logits as probabilities.*raw scores"),
+        (loss_loss_object, r"(?s)reads the logits as probabilities.*raw scores: use "
+                           r"from_logits=True"),
         (loss_numpy, r"(?s)inside model\.fit.*use keras\.ops, not numpy"),
         (loss_static_batch, r"(?s)ops\.shape\(queries\)\[0\]: the batch size is unknown \(None\)"),
         (stub, "not written yet"),

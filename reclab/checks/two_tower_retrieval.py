@@ -230,12 +230,18 @@ def _check_pool_tensor_tau(pool_history: Callable[..., Any], vectors: np.ndarray
 # in-batch softmax with log-Q
 
 
-def _in_batch_reference(q: np.ndarray, c: np.ndarray, log_q: np.ndarray, items: np.ndarray,
-                        correct: bool = True, remove_hits: bool = True) -> float:
+def _in_batch_logits(q: np.ndarray, c: np.ndarray, log_q: np.ndarray, items: np.ndarray,
+                     correct: bool = True, remove_hits: bool = True) -> np.ndarray:
     logits = q @ c.T - (log_q[None, :] if correct else 0.0)
     if remove_hits:
         same = (items[:, None] == items[None, :]) & ~np.eye(len(items), dtype=bool)
         logits = np.where(same, -1e9, logits)
+    return logits
+
+
+def _in_batch_reference(q: np.ndarray, c: np.ndarray, log_q: np.ndarray, items: np.ndarray,
+                        correct: bool = True, remove_hits: bool = True) -> float:
+    logits = _in_batch_logits(q, c, log_q, items, correct, remove_hits)
     top = logits.max(axis=1, keepdims=True)
     log_norm = np.log(np.exp(logits - top).sum(axis=1)) + top[:, 0]
     return float(np.mean(log_norm - np.diag(logits)))
@@ -291,6 +297,10 @@ def check_in_batch_softmax_loss(in_batch_softmax_loss: Callable[..., Any]) -> No
              "the positive has a logit of -1e9.",
              "mask only accidental hits, i != j: ops.not_equal(rows[:, None], rows[None, :]).")
     if not np.isclose(got, want, atol=1e-4):
+        logits = _in_batch_logits(q, c, log_q, distinct)
+        # from_logits=False clips -1e9 to 1e-7, so a masked diagonal is not caught above
+        _name_from_logits_false(got, want, case, logits,
+                                np.where(np.eye(batch, dtype=bool), -1e9, logits))
         wrong = {
             "the log-Q correction is added instead of subtracted":
                 _in_batch_reference(q, c, -log_q, distinct),
@@ -366,6 +376,27 @@ def _check_loss_traced(in_batch_softmax_loss: Callable[..., Any], q: np.ndarray,
     if not np.isclose(value, want, atol=1e-4):
         fail(f"{name} gives {value:.4g} inside model.fit but {want:.4g} on arrays.",
              "use keras.ops throughout; the batch size is ops.shape(queries)[0].")
+
+
+def _name_from_logits_false(got: float, want: float, case: str, *candidates: np.ndarray) -> None:
+    """Fail naming ``from_logits=False`` if ``got`` is that loss of one of the ``candidates``."""
+    __tracebackhide__ = True
+    for logits in candidates:
+        if np.isclose(got, _not_from_logits(logits), atol=1e-4):
+            fail(f"in_batch_softmax_loss {case}: got {got:.4f}, expected {want:.4f}: the "
+                 "cross-entropy reads the logits as probabilities (from_logits=False, the "
+                 "default).", "the logits are raw scores: use from_logits=True in "
+                 "sparse_categorical_crossentropy.")
+
+
+def _not_from_logits(logits: np.ndarray) -> float:
+    """The loss Keras gives with ``from_logits=False``: the logits read as probabilities."""
+    import keras
+
+    rows = np.arange(len(logits))
+    losses = keras.losses.sparse_categorical_crossentropy(rows, logits.astype("float32"),
+                                                          from_logits=False)
+    return float(np.mean(keras.ops.convert_to_numpy(losses)))
 
 
 def _mistaken_labels(q: np.ndarray, c: np.ndarray, log_q: np.ndarray) -> float:
