@@ -189,7 +189,19 @@ def test_median_instead_of_mean_is_caught():
         stats = ratings.groupby("item_id")["rating"].agg(mean_rating="median", n_ratings="size")
         return stats[stats["n_ratings"] >= min_count]
 
-    _fails(check_average_rating, median, match=r"mean_rating of movie \d+ is")
+    _fails(check_average_rating, median,
+           match=r"min_count=2 .*: mean_rating of movie 40 is 1\.5, the median of its ratings, "
+                 r"not their mean \(1\.75\)\.\nHint: aggregate with 'mean', not 'median'")
+
+
+def test_median_via_apply_is_named():
+    def median(ratings, min_count):
+        grouped = ratings.groupby("item_id")["rating"]
+        stats = pd.DataFrame({"mean_rating": grouped.apply(np.median).astype(float),
+                              "n_ratings": grouped.size()})
+        return stats[stats["n_ratings"] >= min_count]
+
+    _fails(check_average_rating, median, match=r"the median of its ratings, not their mean")
 
 
 def test_mutating_the_input_is_caught():
@@ -309,12 +321,28 @@ def test_numpy_arrays_are_refused():
            match=r"must be a pandas Series indexed by user_id, got ndarray")
 
 
-def test_wrong_mu_is_named():
+def test_median_mu_is_named():
     def median_mu(train, reg_user=5.0, reg_item=5.0):
-        _, b_user, b_item = user_item_biases(train, reg_user, reg_item)
-        return train["rating"].median(), b_user, b_item
+        mu = float(train["rating"].median())
+        item = (train["rating"] - mu).groupby(train["item_id"]).agg(["sum", "size"])
+        b_item = item["sum"] / (reg_item + item["size"])
+        residual = train["rating"] - mu - train["item_id"].map(b_item)
+        user = residual.groupby(train["user_id"]).agg(["sum", "size"])
+        return mu, user["sum"] / (reg_user + user["size"]), b_item
 
-    _fails(check_user_item_biases, median_mu, match=r"mu is .* expected the mean")
+    _fails(check_user_item_biases, median_mu,
+           match=r"mu is 3, expected the mean training rating 3\.14286: that is the median "
+                 r"rating\.\nHint: μ is the mean: train\['rating'\]\.mean\(\), not \.median\(\)")
+
+
+def test_other_wrong_mu_is_not_called_a_median():
+    def rounded_mu(train, reg_user=5.0, reg_item=5.0):
+        _, b_user, b_item = user_item_biases(train, reg_user, reg_item)
+        return round(float(train["rating"].mean()), 1), b_user, b_item
+
+    with pytest.raises(CheckFailed, match=r"mu is 3\.1, expected the mean") as info:
+        check_user_item_biases(rounded_mu)
+    assert "median" not in str(info.value)
 
 
 def test_two_values_are_refused():

@@ -20,6 +20,7 @@ Example:
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Callable
 from typing import Any
 
@@ -70,12 +71,12 @@ _BIAS_TABLE = "the self-check's small example table (7 ratings: users 1-3, movie
 
 
 def _reference_average_rating(ratings: pd.DataFrame, min_count: int) -> dict[int, tuple]:
-    """{item_id: (mean rating, number of ratings)} with a loop, for items with >= min_count."""
+    """{item_id: (mean, number, median of the ratings)} with a loop, items with >= min_count."""
     seen: dict[int, list[float]] = {}
     for item, rating in zip(ratings["item_id"].tolist(), ratings["rating"].tolist(), strict=True):
         seen.setdefault(int(item), []).append(float(rating))
     return {
-        item: (sum(values) / len(values), len(values))
+        item: (sum(values) / len(values), len(values), statistics.median(values))
         for item, values in seen.items()
         if len(values) >= min_count
     }
@@ -252,6 +253,11 @@ def _check_average_case(func: Callable, ratings: pd.DataFrame, min_count: int, w
     bad_mean = np.flatnonzero(~np.isclose(got_mean, want_mean, rtol=0, atol=1e-9))
     if bad_mean.size:
         i = bad_mean[0]
+        medians = [expected[item][2] for item in items]
+        if np.allclose(got_mean, medians, rtol=0, atol=1e-9):
+            fail(f"{where}: mean_rating of movie {items[i]} is {got_mean[i]:.6g}, the median "
+                 f"of its ratings, not their mean ({want_mean[i]:.6g}).",
+                 "aggregate with 'mean', not 'median': .agg(mean_rating='mean', ...).")
         fail(
             f"{where}: mean_rating of movie {items[i]} is {got_mean[i]:.6g}, expected "
             f"{want_mean[i]:.6g}.",
@@ -509,7 +515,10 @@ def _check_bias_case(
     mu, b_user, b_item = _unpack_biases(out, call)
     want_mu, want_user, want_item = _reference_biases(ratings, reg_user, reg_item)
     if not np.isclose(float(mu), want_mu, rtol=0, atol=1e-9):
-        fail(f"{where}: mu is {float(mu):.6g}, expected the mean training rating {want_mu:.6g}.")
+        median = float(mu) == float(ratings["rating"].median())
+        fail(f"{where}: mu is {float(mu):.6g}, expected the mean training rating {want_mu:.6g}"
+             + (": that is the median rating." if median else "."),
+             "μ is the mean: train['rating'].mean(), not .median()." if median else None)
     users = sorted(want_user)
     items = sorted(want_item)
     _require_series(b_user, "b_user", "user_id")
