@@ -82,23 +82,26 @@ def _reference_average_rating(ratings: pd.DataFrame, min_count: int) -> dict[int
     }
 
 
-def _counts(ratings: pd.DataFrame) -> dict[int, int]:
-    return {int(k): int(v) for k, v in ratings["item_id"].value_counts().items()}
-
-
-def _call_average_rating(func: Callable, ratings: pd.DataFrame, min_count: int) -> pd.DataFrame:
-    """Call ``average_rating`` on a copy and check what kind of object it returns.
+def _call(func: Callable, call: str, *args: Any, **kwargs: Any) -> Any:
+    """``func(*args, **kwargs)`` with warnings silenced; an exception or ``None`` fails.
 
     These failures are about the function, not about one test case, so their messages name
-    the call but not the case.
+    the ``call`` but not the case.
     """
     __tracebackhide__ = True
-    call = f"average_rating(ratings, min_count={min_count})"
-    result, error = call_quietly(func, ratings.copy(), min_count)
+    result, error = call_quietly(func, *args, **kwargs)
     if error is not None:
         fail(f"{call} raised {first_line(error)}")
     if result is None:
         fail(f"{call} returned None: did you forget `return`?")
+    return result
+
+
+def _call_average_rating(func: Callable, ratings: pd.DataFrame, min_count: int) -> pd.DataFrame:
+    """Call ``average_rating`` on a copy and check what kind of object it returns."""
+    __tracebackhide__ = True
+    call = f"average_rating(ratings, min_count={min_count})"
+    result = _call(func, call, ratings.copy(), min_count)
     if isinstance(result, pd.Series):
         fail(
             f"{call} returned a Series; it should return a DataFrame with two columns, "
@@ -211,7 +214,7 @@ def _check_average_case(func: Callable, ratings: pd.DataFrame, min_count: int, w
         return 0
     _check_layout(result)
     got_items = {int(i) for i in result.index.tolist()}
-    counts = _counts(ratings)
+    counts = ratings["item_id"].value_counts().to_dict()
     absent = sorted(set(expected) - got_items)
     extra = sorted(got_items - set(expected))
     if absent:
@@ -298,21 +301,12 @@ def check_average_rating(
     # the first call tells a stub (NotImplementedError) and a wrong return type apart
     _call_average_rating(average_rating, small, 2)
     _check_ignores_min_count(average_rating, small)
-    _check_average_case(
-        average_rating, small, 2,
-        f"On {_TOUR_TABLE} with min_count=2 "
-        "(movies 10 and 50 have exactly 2 ratings, movie 20 one)",
-    )  # fmt: skip
-    _check_average_case(
-        average_rating, small, 1, f"On {_TOUR_TABLE} with min_count=1 (keep every movie)"
-    )
-    _check_average_case(
-        average_rating, small, 4,
-        f"On {_TOUR_TABLE} with min_count=4 (keep the movies with 4 or more ratings)",
-    )  # fmt: skip
-    _check_average_case(
-        average_rating, small, 10, f"On {_TOUR_TABLE} with min_count=10 (no movie has 10)"
-    )
+    for min_count, why in ((2, "movies 10 and 50 have exactly 2 ratings, movie 20 one"),
+                           (1, "keep every movie"),
+                           (4, "keep the movies with 4 or more ratings"),
+                           (10, "no movie has 10")):
+        _check_average_case(average_rating, small, min_count,
+                            f"On {_TOUR_TABLE} with min_count={min_count} ({why})")
     _check_input_unchanged(average_rating, small)
     passed("average_rating is right on the hand-made cases (threshold, ties, empty result)")
     if ratings is not None:
@@ -338,29 +332,26 @@ def _reference_biases(
     ``residual=False`` and ``unparenthesised=True`` (``sum / reg + n``) give two usual
     mistakes, to recognise them.
     """
-    rows = list(
-        zip(ratings["user_id"].tolist(), ratings["item_id"].tolist(),
-            ratings["rating"].tolist(), strict=True)
-    )  # fmt: skip
+    rows = list(ratings[["user_id", "item_id", "rating"]].itertuples(index=False, name=None))
 
     def damp(total: float, n: int, reg: float) -> float:
         if unparenthesised:
             return total / reg + n if reg else math.nan
         return total / (reg + n)
 
+    def damped(pairs: list[tuple[int, float]], reg: float) -> dict[int, float]:
+        """{key: damp(sum of its values, their number, reg)} for (key, value) pairs."""
+        total: dict[int, float] = {}
+        n: dict[int, int] = {}
+        for key, value in pairs:
+            total[key] = total.get(key, 0.0) + value
+            n[key] = n.get(key, 0) + 1
+        return {key: damp(total[key], n[key], reg) for key in total}
+
     mu = sum(float(r) for _, _, r in rows) / len(rows)
-    item_sum: dict[int, float] = {}
-    item_n: dict[int, int] = {}
-    for _, i, r in rows:
-        item_sum[i] = item_sum.get(i, 0.0) + (r - mu)
-        item_n[i] = item_n.get(i, 0) + 1
-    b_item = {i: damp(item_sum[i], item_n[i], reg_item) for i in item_sum}
-    user_sum: dict[int, float] = {}
-    user_n: dict[int, int] = {}
-    for u, i, r in rows:
-        user_sum[u] = user_sum.get(u, 0.0) + (r - mu - (b_item[i] if residual else 0.0))
-        user_n[u] = user_n.get(u, 0) + 1
-    b_user = {u: damp(user_sum[u], user_n[u], reg_user) for u in user_sum}
+    b_item = damped([(i, r - mu) for _, i, r in rows], reg_item)
+    b_user = damped([(u, r - mu - (b_item[i] if residual else 0.0)) for u, i, r in rows],
+                    reg_user)
     return mu, b_user, b_item
 
 
@@ -471,10 +462,12 @@ def _bias_hint(
     )
 
 
-def _unpack_biases(out: Any, call: str) -> tuple[Any, Any, Any]:
+def _call_biases(func: Callable, train: pd.DataFrame, reg_user: float,
+                 reg_item: float) -> tuple[str, Any, Any, Any]:
+    """``(call, mu, b_user, b_item)``: call ``user_item_biases``, check it returns three values."""
     __tracebackhide__ = True
-    if out is None:
-        fail(f"{call} returned None: did you forget `return`?")
+    call = f"user_item_biases(train, reg_user={reg_user:g}, reg_item={reg_item:g})"
+    out = _call(func, call, train, reg_user=reg_user, reg_item=reg_item)
     if not isinstance(out, tuple) or len(out) != 3:
         fail(f"{call} should return a tuple (mu, b_user, b_item).")
     numbers = [np.isscalar(v) or (isinstance(v, np.ndarray) and v.ndim == 0) for v in out]
@@ -485,7 +478,7 @@ def _unpack_biases(out: Any, call: str) -> tuple[Any, Any, Any]:
                  "return mu, b_user, b_item: the mean first, then the user biases, then the "
                  "item biases.")
         fail(f"mu should be a number, got {type(out[0]).__name__}.", "train['rating'].mean()")
-    return out
+    return (call, *out)
 
 
 def _check_order(b_user: pd.Series, b_item: pd.Series, users: set, items: set,
@@ -507,12 +500,8 @@ def _check_bias_case(
     func: Callable, ratings: pd.DataFrame, reg_user: float, reg_item: float
 ) -> None:
     __tracebackhide__ = True
-    call = f"user_item_biases(train, reg_user={reg_user:g}, reg_item={reg_item:g})"
     where = f"On {_BIAS_TABLE} with reg_user={reg_user:g}, reg_item={reg_item:g}"
-    out, error = call_quietly(func, ratings.copy(), reg_user=reg_user, reg_item=reg_item)
-    if error is not None:
-        fail(f"{call} raised {first_line(error)}")
-    mu, b_user, b_item = _unpack_biases(out, call)
+    call, mu, b_user, b_item = _call_biases(func, ratings.copy(), reg_user, reg_item)
     want_mu, want_user, want_item = _reference_biases(ratings, reg_user, reg_item)
     if not np.isclose(float(mu), want_mu, rtol=0, atol=1e-9):
         median = float(mu) == float(ratings["rating"].median())
@@ -526,18 +515,14 @@ def _check_bias_case(
     _check_order(b_user, b_item, set(users), set(items), call)
     got_item = _as_bias_array(b_item, "b_item", "item_id", items, reg_item, where)
     got_user = _as_bias_array(b_user, "b_user", "user_id", users, reg_user, where)
-    ok_item = np.allclose(got_item, [want_item[i] for i in items], rtol=0, atol=1e-9)
-    ok_user = np.allclose(got_user, [want_user[u] for u in users], rtol=0, atol=1e-9)
-    if not (ok_item and ok_user):
-        which, key = ("b_item", "movie") if not ok_item else ("b_user", "user")
-        where_ids = items if not ok_item else users
-        got = got_item if not ok_item else got_user
-        want = [want_item[i] for i in items] if not ok_item else [want_user[u] for u in users]
-        k = int(np.argmax(np.abs(np.asarray(got) - np.asarray(want))))
-        fail(
-            f"{where}: {which} of {key} {where_ids[k]} is {got[k]:.6g}, expected {want[k]:.6g}.",
-            _bias_hint(got_user, got_item, ratings, reg_user, reg_item, users, items),
-        )
+    for which, key, ids, got, want in (("b_item", "movie", items, got_item, want_item),
+                                       ("b_user", "user", users, got_user, want_user)):
+        want_values = np.array([want[i] for i in ids])
+        if not np.allclose(got, want_values, rtol=0, atol=1e-9):
+            k = int(np.argmax(np.abs(got - want_values)))
+            fail(f"{where}: {which} of {key} {ids[k]} is {got[k]:.6g}, expected "
+                 f"{want_values[k]:.6g}.",
+                 _bias_hint(got_user, got_item, ratings, reg_user, reg_item, users, items))
 
 
 def check_user_item_biases(
@@ -583,11 +568,7 @@ def check_bias_baseline_rmse(
     __tracebackhide__ = True
     if len(train) == 0 or len(test) == 0:
         fail(f"train has {len(train)} rows and test {len(test)}: both must be non-empty.")
-    call = f"user_item_biases(train, reg_user={reg_user:g}, reg_item={reg_item:g})"
-    out, error = call_quietly(user_item_biases, train, reg_user=reg_user, reg_item=reg_item)
-    if error is not None:
-        fail(f"{call} raised {first_line(error)}")
-    mu, b_user, b_item = _unpack_biases(out, call)
+    call, mu, b_user, b_item = _call_biases(user_item_biases, train, reg_user, reg_item)
     b_user = _require_series(b_user, "b_user", "user_id")
     b_item = _require_series(b_item, "b_item", "item_id")
     _check_order(b_user, b_item, set(train["user_id"].tolist()), set(train["item_id"].tolist()),
