@@ -259,14 +259,16 @@ def _place_labels(
     """Offsets (in points) that keep the labels of nearby points from overlapping.
 
     Greedy, from the top of the map down: each label takes the first free spot among
-    right/left of its point, then further up or down.
+    right/left of its point, then further up or down, that stays inside the axes and covers
+    neither another label nor another named point.
     """
     box = ax.get_position()
     size = ax.figure.get_size_inches() * 72 * np.array([box.width, box.height])
     low, span = xy.min(axis=0), np.ptp(xy, axis=0)
     span[span == 0] = 1.0
     points = (xy - low) / span * size                       # data -> points
-    placed: list[tuple[float, float, float, float]] = []    # label boxes: x0, y0, x1, y1
+    placed = [(px - 4, py - 4, px + 4, py + 4)              # boxes to keep clear: x0, y0, x1, y1
+              for px, py in points[[int(i) for i in annotate]]]
     out = []
     for position in sorted(annotate, key=lambda i: -xy[int(i), 1]):
         text = str(annotate[position])
@@ -277,8 +279,9 @@ def _place_labels(
                  for dx in (5.0, -w - 5.0)]
         for dx, dy in spots:
             x0, y0 = px + dx, py + dy
-            if not any(x0 < b[2] and b[0] < x0 + w and y0 < b[3] and b[1] < y0 + h
-                       for b in placed):
+            inside = 0 <= x0 and x0 + w <= size[0] and 0 <= y0 and y0 + h <= size[1]
+            if inside and not any(x0 < b[2] and b[0] < x0 + w and y0 < b[3] and b[1] < y0 + h
+                                  for b in placed):
                 break
         placed.append((x0, y0, x0 + w, y0 + h))
         out.append(((float(xy[int(position), 0]), float(xy[int(position), 1])), (dx, dy), text))

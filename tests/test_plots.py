@@ -132,3 +132,16 @@ def test_plot_validation_curves_zoom_inset_shows_the_tails_with_the_legend():
     assert ax.get_title() == "Validation rmse per epoch (from epoch 2)"
     with pytest.raises(KeyError, match="'fast' has no 'val_mae'"):
         plot_validation_curves(RATING_RUNS, "mae")
+
+
+def test_embedding_map_labels_stay_inside_the_axes_and_off_other_named_points():
+    from reclab.plots import _place_labels
+
+    xy = np.array([[0.0, 0.5], [10.0, 0.5], [5.0, 0.0], [5.2, 0.0], [5.0, 1.0]])
+    fig, ax = plt.subplots(figsize=(6, 4))
+    placed = {text: offset for _, offset, text in _place_labels(
+        xy, {0: "far left, a long title", 1: "far right, a long title", 2: "A", 3: "B"}, ax)}
+    assert placed["far left, a long title"][0] > 0        # written to the right of its point
+    assert placed["far right, a long title"][0] < 0       # written to the left
+    # "A" would cover B's point on its right: it goes left (or up), never onto the neighbour
+    assert placed["A"] != (5.0, 2.0)
