@@ -199,6 +199,26 @@ def test_most_similar_wrong_answers_explained(fn, words):
     assert "flatnonzero" not in str(excinfo.value) or fn is most_similar_row_is_id
 
 
+def most_similar_skips_first(item_id, sims, ids, k=10):
+    """Walkthrough: sort, then skip the first entry, assuming it is the item itself."""
+    row = np.flatnonzero(ids == item_id)[0]
+    order = np.argsort(sims[row])[::-1][1:k + 1]
+    return ids[order], sims[row][order]
+
+
+def test_most_similar_skip_first_is_named_not_the_drop_ones_hint():
+    with pytest.raises(CheckFailed, match="returned \\[8\\], expected \\[9\\]") as excinfo:
+        check_most_similar(most_similar_skips_first)
+    message = str(excinfo.value)
+    assert "not by skipping the first of the sorted list: ties can put another item first" in (
+        " ".join(message.split()))
+    assert "dropping every similarity of 1" not in message
+    assert_short_lines(excinfo)
+    with pytest.raises(CheckFailed, match="dropping every similarity of 1") as excinfo:
+        check_most_similar(most_similar_drops_ones)
+    assert "skipping the first" not in str(excinfo.value)
+
+
 def test_neighbours_hold():
     check_neighbours_hold([12, 181, 3], [172, 181])
     with pytest.raises(CheckFailed, match="none of"):
@@ -236,6 +256,21 @@ def recommend_numpy_argsort(scores, seen_items, k=10):
     return np.argsort(-scores.drop(seen_items).to_numpy())[:k]
 
 
+def recommend_ids_as_positions(scores, seen_items, k=10):
+    """Walkthrough: treats the seen item ids as positions when dropping."""
+    unseen = scores.drop(scores.index[seen_items])
+    return unseen.nlargest(k).index.to_numpy()
+
+
+def test_recommend_ids_as_positions_hint():
+    with pytest.raises(CheckFailed, match="raised IndexError") as excinfo:
+        check_recommend(recommend_ids_as_positions)
+    message = str(excinfo.value)
+    assert "seen_items holds item ids, not positions" in message
+    assert "Hint: drop them by label: scores.drop(seen_items)." in message
+    assert_short_lines(excinfo)
+
+
 def test_recommend_right_answer_passes(capsys):
     rng = np.random.default_rng(0)
     scores = pd.Series(rng.uniform(1, 5, 100), index=np.arange(1, 101))
@@ -262,6 +297,8 @@ def test_recommend_wrong_answers_explained(fn, words):
 
 def test_mf_quality_bar():
     check_mf_quality(0.93)
+    with pytest.raises(CheckFailed, match=r"dropout 0\.7 on both embeddings"):   # as 04 trains
+        check_mf_quality(0.96)
     for bad in (0.99, float("nan")):
         with pytest.raises(CheckFailed, match="above the bar"):
             check_mf_quality(bad)
