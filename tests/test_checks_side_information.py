@@ -198,6 +198,53 @@ def items_astype_crash(items, genres):
     return items[genres].astype("float32").assign(year_bucket=bucket)
 
 
+def items_keep_title_and_date(items, genres):
+    """Walkthrough: keeps title and release_date next to the features."""
+    t = items.set_index("item_id").sort_index()
+    out = t[["title", "release_date", *genres]].copy()
+    out[genres] = out[genres].astype("float32")
+    out["year_bucket"] = (pd.cut(t["release_date"].dt.year, bins=YEAR_BINS, labels=False)
+                          .fillna(len(YEAR_BINS) - 1).astype(int))
+    return out
+
+
+def items_no_fillna(items, genres):
+    """Walkthrough: .astype(int) straight after pd.cut (IntCastingNaNError on the NaN)."""
+    t = items.set_index("item_id").sort_index()
+    out = t[genres].astype("float32")
+    out["year_bucket"] = pd.cut(t["release_date"].dt.year, bins=YEAR_BINS,
+                                labels=False).astype(int)
+    return out
+
+
+def test_item_features_extra_columns_are_named():
+    with pytest.raises(CheckFailed, match="has extra column") as excinfo:
+        check_item_feature_table(items_keep_title_and_date, year_bins=YEAR_BINS)
+    message = str(excinfo.value)
+    assert "['title', 'release_date']" in message
+    assert "keep exactly the columns ['Action', 'Comedy', 'Drama', 'year_bucket']" in message
+    assert_short_lines(excinfo)
+
+
+def test_user_features_extra_columns_are_named():
+    def users_keep_age(users, occupations):
+        table = users_right(users, occupations)
+        return table.assign(age=users.set_index("user_id").sort_index()["age"])
+
+    with pytest.raises(CheckFailed, match=r"extra column\(s\) \['age'\]") as excinfo:
+        check_user_feature_table(users_keep_age)
+    assert_short_lines(excinfo)
+
+
+def test_item_features_missing_fillna_hint():
+    with pytest.raises(CheckFailed, match="raised IntCastingNaNError") as excinfo:
+        check_item_feature_table(items_no_fillna, year_bins=YEAR_BINS)
+    message = str(excinfo.value)
+    assert "NaN for the movie without a release date" in message
+    assert "Hint: .fillna(UNKNOWN_YEAR) (code 7) before .astype(int)." in message
+    assert_short_lines(excinfo)
+
+
 def test_item_features_right_answer_passes(capsys):
     check_item_feature_table(items_right, real_like_items(), GENRES, YEAR_BINS)
     assert capsys.readouterr().out.count("✓") == 2
@@ -225,7 +272,8 @@ def test_item_features_wrong_answers_explained(fn, words):
 
 def hybrid_builder(*, concat=False, genres_int=False, feature_bias=True, genre_dense_bias=False,
                    feature_dropout=True, dropout_on_sums=False, named=True, skip=None,
-                   linear=False, model_name="hybrid_mf", bias_init="zeros", fixed_rate=None):
+                   linear=False, model_name="hybrid_mf", bias_init="zeros", fixed_rate=None,
+                   numpy_sum=False, squeeze=True):
     """The design of section 4, with one mistake switched on at a time."""
     import keras
 
@@ -267,7 +315,8 @@ def hybrid_builder(*, concat=False, genres_int=False, feature_bias=True, genre_d
             parts.append(keras.layers.Dense(1, use_bias=False, kernel_initializer="zeros",
                                             name="genre_bias")(genres))
         biases = keras.layers.Add()(parts)
-        logit = keras.ops.sum(p_u * q_i, axis=-1) + keras.ops.squeeze(biases, axis=-1)
+        dot = np.sum(p_u * q_i, axis=-1) if numpy_sum else keras.ops.sum(p_u * q_i, axis=-1)
+        logit = dot + (keras.ops.squeeze(biases, axis=-1) if squeeze else biases)
         share = (global_mean - 1) / 4
         logit = logit + float(np.log(share / (1 - share)))
         rating = logit if linear else 1 + 4 * keras.ops.sigmoid(logit)
@@ -292,8 +341,8 @@ def test_hybrid_right_models_pass(capsys):
         (hybrid_builder(genres_int=True), "multi-hot vector"),
         (hybrid_builder(feature_bias=False), "no layer named 'age_bucket_bias'"),
         (hybrid_builder(genre_dense_bias=True), "'genre_embedding' has a bias"),
-        (hybrid_builder(feature_dropout=False), r"no Dropout\(0.5\) right after"),
-        (hybrid_builder(dropout_on_sums=True), r"no Dropout\(0.5\) right after"),
+        (hybrid_builder(feature_dropout=False), r"no Dropout\(dropout\) right after"),
+        (hybrid_builder(dropout_on_sums=True), r"no Dropout\(dropout\) right after"),
         (hybrid_builder(fixed_rate=0.6), "called with dropout=0.5"),
         (hybrid_builder(bias_init="uniform"), "does not start at zero"),
         (hybrid_builder(named=False), "no layer named 'user_factors'"),
@@ -307,6 +356,39 @@ def test_hybrid_wrong_models_explained(build, words):
         check_hybrid_model(build)
     assert_short_lines(excinfo)
     assert "Arguments received" not in str(excinfo.value)      # no echo of the Keras call
+
+
+def test_hybrid_dropout_message_names_the_argument_not_the_checks_rate():
+    with pytest.raises(CheckFailed) as excinfo:
+        check_hybrid_model(hybrid_builder(feature_dropout=False))
+    message = str(excinfo.value)
+    assert "Dropout(0.5)" not in message              # the notebook uses dropout=0.7
+    assert "the check builds the model with dropout=0.5" in " ".join(message.split())
+
+
+def test_hybrid_numpy_on_keras_tensors_gets_the_keras_ops_hint():
+    with pytest.raises(CheckFailed, match="A KerasTensor is symbolic") as excinfo:
+        check_hybrid_model(hybrid_builder(numpy_sum=True), global_mean=3.5278472222222224)
+    message = str(excinfo.value)
+    assert "use keras.ops.* / keras.layers.*, not np.* (the inputs are symbolic)" in message
+    assert "3.5278," in message and "3.52784722" not in message
+    assert_short_lines(excinfo)
+
+
+def test_hybrid_unsqueezed_biases_get_the_squeeze_hint():
+    with pytest.raises(CheckFailed, match=r"\(16, 16\), expected \(16,\)") as excinfo:
+        check_hybrid_model(hybrid_builder(squeeze=False))
+    assert "keras.ops.squeeze(biases, axis=-1)" in str(excinfo.value)
+    assert_short_lines(excinfo)
+
+
+def test_hybrid_other_build_errors_show_short_floats():
+    def broken(*args, **kwargs):
+        raise TypeError("unsupported operand")
+
+    with pytest.raises(CheckFailed, match="raised TypeError: unsupported operand") as excinfo:
+        check_hybrid_model(broken, global_mean=3.5278472222222224)
+    assert "build_hybrid_model(6, 9, 8, 3.5278, user_features" in str(excinfo.value)
 
 
 def test_hybrid_wrong_formula_and_ignored_input():

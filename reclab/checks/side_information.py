@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from reclab.checks import call_student, fail, passed
+from reclab.checks import call_student, fail, first_line, passed, shorten
 
 __all__ = [
     "check_hybrid_model",
@@ -25,6 +25,12 @@ __all__ = [
     "check_side_info_gain",
     "check_user_feature_table",
 ]
+
+
+def _listing(columns: Sequence[str]) -> str:
+    """``[a, b, …, z]`` for long column lists (the 19 genres), the full list otherwise."""
+    names = [str(c) for c in columns]
+    return str(names) if len(names) <= 6 else f"[{names[0]!r}, {names[1]!r}, …, {names[-1]!r}]"
 
 
 def _check_frame(
@@ -36,6 +42,11 @@ def _check_frame(
     missing = [c for c in columns if c not in result.columns]
     if missing:
         fail(f"on {case}, {name} lacks column(s) {missing}; it has {list(result.columns)}.")
+    extra = [str(c) for c in result.columns if c not in columns]
+    if extra:
+        fail(f"on {case}, {name} has extra column(s) {extra}: every column becomes a model "
+             "input, and feature_inputs would fail on them.",
+             f"keep exactly the columns {_listing(columns)}; drop {extra}.")
     if len(result) != len(index):
         fail(f"on {case}, {name} has {len(result)} rows, expected {len(index)} (one per "
              f"{index_name.removesuffix('_id')}).")
@@ -63,6 +74,18 @@ def _explain_intervals(exc: BaseException, name: str, column: str) -> str | None
             f"pd.cut without labels=False returns intervals such as (17, 24], and an interval "
             f"is not a number.\n"
             f"Hint: pd.cut(..., labels=False) gives the bucket numbers 0, 1, 2, … for {column}.")
+
+
+def _explain_item_table(exc: BaseException, unknown: int) -> str | None:
+    """Intervals cast to int, or NaN (the movie without a date) cast to int."""
+    intervals = _explain_intervals(exc, "item_feature_table", "year_bucket")
+    if intervals is not None:
+        return intervals
+    if type(exc).__name__ != "IntCastingNaNError":
+        return None
+    return (f"item_feature_table raised {shorten(first_line(exc), 70)}\n"
+            "pd.cut gives NaN for the movie without a release date, and NaN has no integer.\n"
+            f"Hint: .fillna(UNKNOWN_YEAR) (code {unknown}) before .astype(int).")
 
 
 def _check_integer_codes(values: pd.Series, column: str, case: str) -> None:
@@ -203,7 +226,7 @@ def check_item_feature_table(
     columns = [*hand_genres, "year_bucket"]
     result = _check_frame(
         call_student(fn, "item_feature_table", hand.copy(), list(hand_genres),
-              explain=lambda exc: _explain_intervals(exc, "item_feature_table", "year_bucket")),
+                     explain=lambda exc: _explain_item_table(exc, len(year_bins) - 1)),
         "item_feature_table", np.arange(10, 80, 10), "item_id", columns, case)
     by_id = hand.set_index("item_id").sort_index()
     got_genres = result[hand_genres]
@@ -251,8 +274,34 @@ def check_item_feature_table(
 # the hybrid model
 
 
-def _explain_build_error(exc: BaseException, dim: int) -> str | None:
-    """A sentence for the two Keras errors students meet most while wiring the hybrid model."""
+def explain_symbolic(exc: BaseException, call: str, example: str) -> str | None:
+    """NumPy called on a model's KerasTensors: name it and say to use keras.ops / layers.
+
+    ``call`` is the student's call as shown (``build_gmf(5, 7, 3)``), ``example`` the
+    keras.ops or keras.layers spelling of the usual culprit. Used by 05's and 06's checks.
+
+    Example:
+        >>> text = explain_symbolic(ValueError("A KerasTensor is symbolic: a placeholder"),
+        ...                         "build(1)", "keras.ops.sum(x, axis=-1)")
+        >>> print(text.splitlines()[0])
+        build(1) raised ValueError: A KerasTensor is symbolic: a placeholder
+        >>> print(text.splitlines()[-1][:74])
+        Hint: use keras.ops.* / keras.layers.*, not np.* (the inputs are symbolic)
+    """
+    text = str(exc)
+    if "KerasTensor" not in text and "symbolic" not in text:
+        return None
+    return (f"{call} raised {shorten(first_line(exc), 70)}\n"
+            "A NumPy function (np.sum, np.multiply, …) was given the model's tensors.\n"
+            "Hint: use keras.ops.* / keras.layers.*, not np.* (the inputs are symbolic), "
+            f"e.g. {example}.")
+
+
+def _explain_build_error(exc: BaseException, dim: int, call: str) -> str:
+    """A sentence for the Keras errors students meet most while wiring the hybrid model."""
+    symbolic = explain_symbolic(exc, call, "keras.ops.sum(p_u * q_i, axis=-1)")
+    if symbolic is not None:
+        return symbolic
     text = str(exc)
     first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
     sizes = {int(n) for n in re.findall(r"\b\d+\b", text)}
@@ -273,7 +322,7 @@ def _explain_build_error(exc: BaseException, dim: int) -> str | None:
             "and their dot product is defined.\n"
             "Hint: keras.layers.Add()([...]) sums a list of same-shape tensors."
         )
-    return None
+    return f"{call} raised {first_line(exc)}"
 
 
 def _producer(tensor: Any) -> Any:
@@ -353,8 +402,9 @@ def _check_hybrid_layers(
     wanted = [*vectors, "genre_embedding"]
     missing = [name for name in wanted if name not in dropped]
     if missing:
-        fail(f"no Dropout({dropout}) right after the layer(s) {missing}: section 4 asks for "
-             f"dropout on each of the {len(wanted)} dim-sized vectors, before they are added.",
+        fail(f"no Dropout(dropout) right after the layer(s) {missing} (the check builds the "
+             f"model with dropout={dropout}): section 4 asks for dropout on each of the "
+             f"{len(wanted)} dim-sized vectors, before they are added.",
              "keras.layers.Dropout(dropout)(keras.layers.Embedding(n, dim, name=...)(codes)).")
     wrong = {name: rate for name, rate in dropped.items() if name in wanted and rate != dropout}
     if wrong:
@@ -417,9 +467,11 @@ def check_hybrid_model(
     item_features = dict(item_features or {"year_bucket": 3})
     features = {**user_features, **item_features}
     n_users, n_items, dim, dropout = 6, 9, 8, 0.5
+    call = (f"build_hybrid_model({n_users}, {n_items}, {dim}, {round(global_mean, 4)}, "
+            f"user_features, item_features, {n_genres}, dropout={dropout})")
     model = call_student(build, "build_hybrid_model", n_users, n_items, dim, global_mean,
-                  dict(user_features), dict(item_features), n_genres, dropout=dropout,
-                  explain=lambda exc: _explain_build_error(exc, dim))
+                         dict(user_features), dict(item_features), n_genres, dropout=dropout,
+                         explain=lambda exc: _explain_build_error(exc, dim, call))
     if not isinstance(model, keras.Model):
         fail(f"build_hybrid_model returned a {type(model).__name__}, expected a keras.Model.",
              "end with `return keras.Model([user, item, *codes.values(), genres], rating, "
@@ -471,6 +523,11 @@ def check_hybrid_model(
         return np.asarray(keras.ops.convert_to_numpy(out), dtype=float)
 
     out = predict(batch)
+    if out.shape == (n, n):
+        fail(f"on a batch of {n} rows the model outputs shape {out.shape}, expected ({n},): "
+             f"the biases (Embedding(n, 1) and Dense(1) give shape ({n}, 1)) were added to "
+             f"the ({n},) dot product, and ({n}, 1) + ({n},) broadcasts to ({n}, {n}).",
+             "squeeze the biases first: keras.ops.squeeze(biases, axis=-1).")
     if out.reshape(-1).shape != (n,):
         fail(f"on a batch of {n} rows the model outputs shape {out.shape}, expected ({n},): "
              "one rating per row.")
