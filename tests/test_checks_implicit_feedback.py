@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -57,6 +59,37 @@ def training_2d_negatives(users, items, n_items, seen, n_neg=4, seed=0):
 def training_labels_swapped(users, items, n_items, seen, n_neg=4, seed=0):
     u, i, y = training_right(users, items, n_items, seen, n_neg, seed)
     return u, i, 1.0 - y
+
+
+def training_column_major(users, items, n_items, seen, n_neg=4, seed=0):
+    """Walkthrough: flattens the (n_pos, n_neg) negatives column by column."""
+    neg = sample_negatives(users, n_items, seen, n_neg, seed).T.ravel()
+    return (np.concatenate([users, np.repeat(users, n_neg)]), np.concatenate([items, neg]),
+            np.concatenate([np.ones(len(users)), np.zeros(len(neg))]).astype("float32"))
+
+
+def training_one_negative(users, items, n_items, seen, n_neg=4, seed=0):
+    """Walkthrough: one negative per positive, whatever n_neg says."""
+    neg = sample_negatives(users, n_items, seen, 1, seed).ravel()
+    return (np.concatenate([users, users]), np.concatenate([items, neg]),
+            np.concatenate([np.ones(len(users)), np.zeros(len(neg))]).astype("float32"))
+
+
+def test_training_set_column_major_flatten_is_named():
+    with pytest.raises(CheckFailed, match=r"with \.ravel\(\), not \.T\.ravel\(\)") as info:
+        check_training_set(training_column_major)
+    message = " ".join(str(info.value).split())
+    assert "row j of sample_negatives belongs to users[j]" in message
+    assert "use sampling.sample_negatives" not in message       # the student did
+    assert all(len(line) <= 100 for line in _rendered(info.value))
+
+
+def test_training_set_ignored_n_neg_is_named():
+    words = r"1 negative\(s\) per positive instead of n_neg=3"
+    with pytest.raises(CheckFailed, match=words) as info:
+        check_training_set(training_one_negative)
+    assert "the argument n_neg is ignored" in str(info.value)
+    assert all(len(line) <= 100 for line in _rendered(info.value))
 
 
 def training_stub(users, items, n_items, seen, n_neg=4, seed=0):
@@ -128,6 +161,49 @@ def metric_le_k(scores, positive, k=10):
     return float(hit.mean()), float(np.where(hit, 1 / np.log2(rank + 2), 0).mean())
 
 
+def metric_mean_over_hits(scores, positive, k=10):
+    """Walkthrough: NDCG averaged over the hits only (NaN when nothing hits)."""
+    pos = scores[np.arange(len(scores)), positive][:, None]
+    rank = (scores >= pos).sum(axis=1) - 1
+    hit = rank < k
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return float(hit.mean()), float((1 / np.log2(rank[hit] + 2)).mean())
+
+
+def metric_columns_of_positive(scores, positive, k=10):
+    """Walkthrough: scores[:, positive] (n x n) and the count along axis=0."""
+    pos = scores[:, positive]
+    rank = (scores >= pos[:, :1]).sum(axis=0) - 1
+    hit = rank < k
+    with np.errstate(divide="ignore"):
+        return float(hit.mean()), float(np.where(hit, 1 / np.log2(rank + 2), 0).mean())
+
+
+def test_metric_nan_from_hits_only_mean_has_its_own_hint():
+    with pytest.raises(CheckFailed, match="ndcg=nan") as info:
+        check_hit_rate_and_ndcg(metric_mean_over_hits)
+    message = str(info.value)
+    assert "average over all rows; a miss adds 0" in message
+    assert "log2(1)" not in message
+    assert all(len(line) <= 100 for line in _rendered(info.value))
+
+
+def test_metric_negative_rank_is_named():
+    with pytest.raises(CheckFailed, match="Some rank is below 0") as info:
+        check_hit_rate_and_ndcg(metric_columns_of_positive)
+    message = str(info.value)
+    assert "scores[np.arange(n), positive][:, None]" in message
+    assert "log2(1)" not in message
+    assert all(len(line) <= 100 for line in _rendered(info.value))
+
+
+def test_metric_log2_of_one_keeps_its_hint():
+    with pytest.raises(CheckFailed, match="never log2\\(1\\) = 0") as info:
+        check_hit_rate_and_ndcg(metric_log_off_by_one)
+    assert "below 0" not in str(info.value)
+
+
 def metric_stub(scores, positive, k=10):
     raise NotImplementedError
 
@@ -159,7 +235,8 @@ keras = pytest.importorskip("keras")
 
 
 def _gmf(n_users, n_items, k, l2=0.0, *, names=("user", "item"), model_name="GMF",
-         swap=False, combine="multiply", sigmoid=True, use_l2=True, l2_on_item=True):
+         swap=False, combine="multiply", sigmoid=True, use_l2=True, l2_on_item=True,
+         order="user-item"):
     """A GMF builder with one chosen mistake (the right one by default)."""
     user = keras.Input(shape=(), dtype="int32", name=names[0])
     item = keras.Input(shape=(), dtype="int32", name=names[1])
@@ -171,11 +248,14 @@ def _gmf(n_users, n_items, k, l2=0.0, *, names=("user", "item"), model_name="GMF
     if combine == "multiply":
         x = keras.layers.Dense(1, activation="sigmoid" if sigmoid else None)(
             keras.layers.Multiply()([p, q]))
+    elif combine == "numpy":
+        x = keras.layers.Dense(1, activation="sigmoid")(np.multiply(p, q))
     elif combine == "concat":
         x = keras.layers.Dense(1, activation="sigmoid")(keras.layers.Concatenate()([p, q]))
     else:
         x = keras.layers.Activation("sigmoid")(keras.layers.Dot(axes=1)([p, q]))
-    return keras.Model([user, item], x, **({"name": model_name} if model_name else {}))
+    inputs = [user, item] if order == "user-item" else [item, user]
+    return keras.Model(inputs, x, **({"name": model_name} if model_name else {}))
 
 
 def _builder(**mistake):
@@ -208,6 +288,7 @@ def test_gmf_right(capsys):
         ({"l2_on_item": False}, "item embedding has no L2 regulariser"),
         ({"names": ("user_idx", "item_idx")}, 'names them "user" and "item"'),
         ({"model_name": None}, "Keras' default"),
+        ({"order": "item-user"}, r"in the order \['item', 'user'\]"),
     ],
 )
 def test_gmf_wrong(mistake, message):
@@ -216,6 +297,20 @@ def test_gmf_wrong(mistake, message):
     lines = _rendered(info.value)
     assert len(lines) <= 8, lines  # a sentence and a hint, never a TensorFlow traceback
     assert all(len(line) <= 100 for line in lines), lines
+
+
+def test_gmf_numpy_on_keras_tensors_gets_the_keras_ops_hint():
+    with pytest.raises(CheckFailed, match="A KerasTensor is symbolic") as info:
+        check_gmf_builder(_builder(combine="numpy"))
+    assert "use keras.ops.* / keras.layers.*, not np.* (the inputs are symbolic)" in str(
+        info.value)
+    assert all(len(line) <= 100 for line in _rendered(info.value))
+
+
+def test_gmf_swapped_inputs_hint():
+    with pytest.raises(CheckFailed) as info:
+        check_gmf_builder(_builder(order="item-user"))
+    assert "keras.Model([user, item], output" in str(info.value)
 
 
 def test_gmf_swapped_tables_hint_names_the_tables_not_the_inputs():

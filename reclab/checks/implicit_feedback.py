@@ -27,6 +27,7 @@ import scipy.sparse as sp
 
 from reclab import metrics as rm
 from reclab.checks import call_student, fail, first_line, model_layers, passed
+from reclab.checks.side_information import explain_symbolic
 from reclab.sampling import seen_matrix
 
 __all__ = [
@@ -67,8 +68,11 @@ def _random_interactions(seed: int = 7) -> tuple[np.ndarray, np.ndarray, int, sp
     return users, items, n_items, seen
 
 
-def _unpack_training_set(result: Any, n_rows: int, what: str) -> tuple[np.ndarray, ...]:
+def _unpack_training_set(
+    result: Any, n_pos: int, n_neg: int, what: str
+) -> tuple[np.ndarray, ...]:
     __tracebackhide__ = True
+    n_rows = n_pos * (1 + n_neg)
     if not isinstance(result, tuple | list) or len(result) != 3:
         fail(
             f"make_training_set should return a tuple (users, items, labels); {what} it returned "
@@ -80,6 +84,12 @@ def _unpack_training_set(result: Any, n_rows: int, what: str) -> tuple[np.ndarra
     arrays = []
     for name, value in zip(("users", "items", "labels"), result, strict=True):
         array = np.asarray(value)
+        got_neg, rest = divmod(array.shape[0] - n_pos, n_pos) if array.ndim == 1 else (0, 1)
+        if array.ndim == 1 and got_neg >= 1 and not rest and got_neg != n_neg:
+            fail(f"{name} has {array.shape[0]} values {what}: {got_neg} negative(s) per "
+                 f"positive instead of n_neg={n_neg}, so the argument n_neg is ignored.",
+                 "pass n_neg on: sample_negatives(users, n_items, seen, n_neg=n_neg, "
+                 "seed=seed) and np.repeat(users, n_neg).")
         if array.ndim != 1 or array.shape[0] != n_rows:
             fail(
                 f"{name} should be a 1-d array of {n_rows} values ({what}: each positive plus "
@@ -114,7 +124,7 @@ def check_training_set(make_training_set: Callable[..., Any]) -> None:
     before = (users.copy(), items.copy(), seen.toarray())
     result = call_student(make_training_set, name, users, items, n_items, seen, n_neg=n_neg, seed=0)
     what = "on 8 positives with n_neg=3"
-    u, i, y = _unpack_training_set(result, len(users) * (1 + n_neg), what)
+    u, i, y = _unpack_training_set(result, len(users), n_neg, what)
     if not (np.array_equal(users, before[0]) and np.array_equal(items, before[1])
             and np.array_equal(seen.toarray(), before[2])):
         fail("make_training_set changed its inputs (users, items or seen) in place.",
@@ -150,6 +160,11 @@ def check_training_set(make_training_set: Callable[..., Any]) -> None:
                  "sample_negatives returns one row of n_neg items per positive, so the users "
                  "of the flattened negatives are np.repeat(users, n_neg), not "
                  "np.tile(users, n_neg).")
+        by_column = neg_i.reshape(n_neg, -1).T.ravel()   # undo a column-major flatten
+        if np.array_equal(neg_u, np.repeat(users, n_neg)) and not dense[neg_u, by_column].any():
+            fail(what, "flatten the (n_pos, n_neg) negatives with .ravel(), not .T.ravel(): "
+                 "row j of sample_negatives belongs to users[j], and np.repeat(users, n_neg) "
+                 "follows the rows.")
         if np.array_equal(neg_u, np.repeat(users, n_neg)):
             fail(what, "the users of the negatives are right, but the items were not drawn "
                  "from each user's unseen items: use sampling.sample_negatives(users, n_items, "
@@ -166,16 +181,16 @@ def check_training_set(make_training_set: Callable[..., Any]) -> None:
     users, items, n_items, seen = _random_interactions()
     first = _unpack_training_set(
         call_student(make_training_set, name, users, items, n_items, seen, n_neg=4, seed=1),
-        len(users) * 5, "on 30 random users with n_neg=4")
+        len(users), 4, "on 30 random users with n_neg=4")
     again = _unpack_training_set(
         call_student(make_training_set, name, users, items, n_items, seen, n_neg=4, seed=1),
-        len(users) * 5, "on 30 random users with n_neg=4")
+        len(users), 4, "on 30 random users with n_neg=4")
     if not all(np.array_equal(a, b) for a, b in zip(first, again, strict=True)):
         fail("two calls with the same seed gave different training sets.",
              "pass `seed` on to sample_negatives (and use no other randomness).")
     other = _unpack_training_set(
         call_student(make_training_set, name, users, items, n_items, seen, n_neg=4, seed=2),
-        len(users) * 5, "on 30 random users with n_neg=4")
+        len(users), 4, "on 30 random users with n_neg=4")
     if np.array_equal(first[1], other[1]):
         fail("seed=1 and seed=2 gave the same negatives; every epoch should see fresh ones.",
              "pass `seed` on to sample_negatives.")
@@ -215,6 +230,41 @@ def _as_pair(result: Any, case: str) -> tuple[float, float]:
     return values[0], values[1]
 
 
+def _negative_ranks(hit_rate_and_ndcg: Callable[..., Any]) -> bool:
+    """True if, where every true rank is 1–3, the function still gets NDCG > 1 or inf/NaN.
+
+    Ranks >= 0 give gains of at most 1 whatever the log, so only a rank below 0 (the
+    positive's score taken from the wrong row, or counts along the wrong axis) does that.
+    """
+    __tracebackhide__ = True
+    scores = np.array([[0.9, 0.8, 0.7, 0.6, 0.5, 0.1],
+                       [0.8, 0.9, 0.7, 0.6, 0.5, 0.1],
+                       [0.7, 0.8, 0.9, 0.6, 0.5, 0.1]])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        hr, ndcg = _as_pair(call_student(hit_rate_and_ndcg, "hit_rate_and_ndcg", scores,
+                                         np.array([1, 2, 3]), k=10), "on 3 users")
+    return not (np.isfinite([hr, ndcg]).all() and hr <= 1 and ndcg <= 1 + 1e-9)
+
+
+def _explain_non_finite(
+    hit_rate_and_ndcg: Callable[..., Any], label: str, got: tuple[float, float]
+) -> None:
+    """A NaN or infinite NDCG: hits-only averaging, a negative rank, or log2(1) = 0."""
+    __tracebackhide__ = True
+    what = f"case '{label}': got hr={got[0]:.4g}, ndcg={got[1]:.4g}; NDCG must be finite."
+    if np.isnan(got[1]) and got[0] == 0:
+        fail(f"{what} No row hits here, and a mean over the hits only is the mean of nothing: "
+             "NaN.",
+             "average over all rows; a miss adds 0: "
+             "np.where(hit, 1 / np.log2(rank + 2), 0.0).mean().")
+    if _negative_ranks(hit_rate_and_ndcg):
+        fail(f"{what} Some rank is below 0 (a gain 1 / log2(rank + 2) is at most 1 when "
+             "rank >= 0): each row must compare its scores with its OWN positive's score.",
+             "scores[np.arange(n), positive][:, None] is each user's positive score (n, 1) "
+             "(scores[:, positive] is (n, n)); then count along each row, .sum(axis=1).")
+    fail(what, "the discount of rank r (0-based) is 1 / log2(r + 2), never log2(1) = 0.")
+
+
 def check_hit_rate_and_ndcg(hit_rate_and_ndcg: Callable[..., Any]) -> None:
     """Check ``hit_rate_and_ndcg(scores, positive, k)`` on hand-made cases and random ones.
 
@@ -250,8 +300,11 @@ def check_hit_rate_and_ndcg(hit_rate_and_ndcg: Callable[..., Any]) -> None:
         got = _as_pair(call_student(hit_rate_and_ndcg, name, np.array(scores, dtype=float),
                              np.array(positive), k=k), f"for case '{label}'")
         if not np.isfinite(got).all():
-            fail(f"case '{label}': got {got}; NDCG must be finite.",
-                 "the discount of rank r (0-based) is 1 / log2(r + 2), never log2(1) = 0.")
+            _explain_non_finite(hit_rate_and_ndcg, label, got)
+        if got[1] > 1 + 1e-9 and _negative_ranks(hit_rate_and_ndcg):
+            fail(f"case '{label}': got ndcg={got[1]:.4f} > 1: some rank is below 0.",
+                 "scores[np.arange(n), positive][:, None] is each user's positive score; "
+                 "count along each row, .sum(axis=1).")
         if not np.allclose(got, (want_hr, want_ndcg), atol=1e-9):
             fail(f"case '{label}' (scores {scores}, positive {positive}, k={k}): got "
                  f"hr={got[0]:.4f}, ndcg={got[1]:.4f}, expected hr={want_hr:.4f}, "
@@ -340,7 +393,9 @@ def check_gmf_builder(build_gmf: Callable[..., Any]) -> None:
     import keras
 
     n_users, n_items, k = 5, 7, 3
-    model = call_student(build_gmf, "build_gmf", n_users, n_items, k)
+    call = f"build_gmf({n_users}, {n_items}, {k})"
+    model = call_student(build_gmf, "build_gmf", n_users, n_items, k, explain=lambda exc:
+                         explain_symbolic(exc, call, "keras.layers.Multiply()([p_u, q_i])"))
     if not isinstance(model, keras.Model):
         fail(f"build_gmf should return a keras.Model, got {type(model).__name__}.",
              "end with `return keras.Model([user, item], output, name=\"GMF\")`.")
@@ -351,6 +406,10 @@ def check_gmf_builder(build_gmf: Callable[..., Any]) -> None:
         fail(f"the model's inputs are named {names}; the course names them \"user\" and "
              "\"item\" (so every model takes the same inputs).",
              "keras.Input(shape=(), dtype=\"int32\", name=\"user\"), and name=\"item\".")
+    if names != ["user", "item"]:
+        fail(f"the model's inputs are in the order {names}, but the notebook feeds them "
+             "positionally, (users, items): user codes would be looked up in the item table.",
+             "list them user first: keras.Model([user, item], output, name=\"GMF\").")
     if model.name.startswith("functional"):
         fail(f"the model is called {model.name!r} (Keras' default), so the training log reads "
              f"\"{model.name}: trained in …\".",
