@@ -99,6 +99,32 @@ def test_cosine_wrong_answers_explained(fn, words):
     assert_short_lines(excinfo)
 
 
+def cosine_double_loop(E):
+    """Walkthrough: right values, but a Python double loop (the exercise says vectorised)."""
+    n = len(E)
+    S = np.zeros((n, n))
+    for i in range(n):
+        for j in range(n):
+            a, b = np.linalg.norm(E[i]), np.linalg.norm(E[j])
+            S[i, j] = 0.0 if a == 0 or b == 0 else E[i] @ E[j] / (a * b)
+    return S
+
+
+def cosine_row_loop(E):
+    """One Python loop over the rows to normalise them, then one product."""
+    unit = np.array([row / max(np.linalg.norm(row), 1e-12) for row in E])
+    return unit @ unit.T
+
+
+@pytest.mark.parametrize("fn", [cosine_double_loop, cosine_row_loop])
+def test_cosine_python_loops_refused_by_count_not_clock(fn):
+    with pytest.raises(CheckFailed, match="loops in Python: on 200 vectors") as excinfo:
+        check_cosine_similarity_matrix(fn)
+    assert "(counted, not timed)" in str(excinfo.value)
+    assert "U @ U.T" in str(excinfo.value)
+    assert_short_lines(excinfo)
+
+
 # --------------------------------------------------------------------------- most similar
 
 

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from reclab.checks import call_student, fail, first_line, passed
+from reclab.checks.vectorised import count_own_lines
 
 __all__ = [
     "check_cosine_similarity_matrix",
@@ -101,6 +102,19 @@ def _check_similarity_case(
         )
 
 
+def _check_no_python_loop(fn: Callable[..., Any], E: np.ndarray) -> None:
+    """Fail if ``fn`` runs a line of its own code per row of ``E``: counted, never timed."""
+    __tracebackhide__ = True
+    n = len(E)
+    lines, _ = count_own_lines(fn, n, E.copy())
+    if lines >= n:
+        fail(f"cosine_similarity_matrix loops in Python: on {n} vectors at least {lines} lines "
+             "of your code ran, one or more per vector (counted, not timed). The exercise asks "
+             "for a vectorised version, without a Python loop.",
+             "normalise all the rows at once, U = E / np.maximum(np.linalg.norm(E, axis=1, "
+             "keepdims=True), 1e-12); then U @ U.T holds every cosine.")
+
+
 def check_cosine_similarity_matrix(
     fn: Callable[[np.ndarray], Any], embeddings: np.ndarray | None = None
 ) -> None:
@@ -122,6 +136,7 @@ def check_cosine_similarity_matrix(
     with_zero = rng.normal(size=(6, 5))
     with_zero[2] = 0.0
     _check_similarity_case(fn, with_zero, "6 random vectors, one of them all zeros")
+    _check_no_python_loop(fn, rng.normal(size=(200, 8)))
     passed("cosine_similarity_matrix matches sklearn on hand-made and random vectors, "
            "and a zero vector gives 0, not NaN")
     if embeddings is not None:
