@@ -297,6 +297,19 @@ def test_recommend_ids_as_positions_hint():
     assert_short_lines(excinfo)
 
 
+def recommend_drops_in_place(scores, seen_items, k=10):
+    """Walkthrough: drops in place, changing the caller's Series."""
+    scores.drop(seen_items, inplace=True)  # noqa: PD002 (the mistake under test)
+    return scores.nlargest(k).index.to_numpy()
+
+
+def test_recommend_in_place_drop_is_named():
+    with pytest.raises(CheckFailed, match="changed the Series scores it was given") as excinfo:
+        check_recommend(recommend_drops_in_place)
+    assert "without inplace=True" in str(excinfo.value)
+    assert_short_lines(excinfo)
+
+
 def test_recommend_right_answer_passes(capsys):
     rng = np.random.default_rng(0)
     scores = pd.Series(rng.uniform(1, 5, 100), index=np.arange(1, 101))
