@@ -297,16 +297,16 @@ def test_recommend_ids_as_positions_hint():
     assert_short_lines(excinfo)
 
 
-def recommend_drops_in_place(scores, seen_items, k=10):
-    """Walkthrough: drops in place, changing the caller's Series."""
-    scores.drop(seen_items, inplace=True)  # noqa: PD002 (the mistake under test)
+def recommend_masks_in_place(scores, seen_items, k=10):
+    """Masks the seen items in the caller's Series (as drop(..., inplace=True) changes it)."""
+    scores.loc[seen_items] = -np.inf
     return scores.nlargest(k).index.to_numpy()
 
 
-def test_recommend_in_place_drop_is_named():
+def test_recommend_changing_the_callers_scores_is_named():
     with pytest.raises(CheckFailed, match="changed the Series scores it was given") as excinfo:
-        check_recommend(recommend_drops_in_place)
-    assert "without inplace=True" in str(excinfo.value)
+        check_recommend(recommend_masks_in_place)
+    assert "scores.drop(seen_items) returns a new Series" in str(excinfo.value)
     assert_short_lines(excinfo)
 
 

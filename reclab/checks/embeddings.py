@@ -326,9 +326,9 @@ def check_recommend(
     given = hand.copy()
     result = call_student(fn, "recommend", given, [30, 50], k=3, explain=explain)
     if not given.equals(hand):
-        fail(f"{case} changed the Series scores it was given (e.g. drop(..., inplace=True)), so "
-             "the caller's predicted ratings lose the seen items.",
-             "return a new Series: scores.drop(seen_items) without inplace=True.")
+        fail(f"{case} changed the Series scores it was given (scores.loc[...] = …, or "
+             "drop(..., inplace=True)), so the caller's predicted ratings change too.",
+             "leave scores as it is: scores.drop(seen_items) returns a new Series.")
     if isinstance(result, pd.Series):
         fail(f"{case} returned a Series; its values are scores, not item ids.",
              "return the item ids: `.index.to_numpy()`.")
