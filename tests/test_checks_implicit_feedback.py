@@ -180,21 +180,20 @@ def metric_columns_of_positive(scores, positive, k=10):
         return float(hit.mean()), float(np.where(hit, 1 / np.log2(rank + 2), 0).mean())
 
 
-def test_metric_nan_from_hits_only_mean_has_its_own_hint():
-    with pytest.raises(CheckFailed, match="ndcg=nan") as info:
-        check_hit_rate_and_ndcg(metric_mean_over_hits)
+@pytest.mark.parametrize(
+    ("fn", "what", "hint"),
+    [
+        (metric_mean_over_hits, "ndcg=nan", "average over all rows; a miss adds 0"),
+        (metric_columns_of_positive, "Some rank is below 0",
+         "scores[np.arange(n), positive][:, None]"),
+    ],
+)
+def test_metric_nan_and_negative_ranks_have_their_own_hints(fn, what, hint):
+    with pytest.raises(CheckFailed, match=what) as info:
+        check_hit_rate_and_ndcg(fn)
     message = str(info.value)
-    assert "average over all rows; a miss adds 0" in message
-    assert "log2(1)" not in message
-    assert all(len(line) <= 100 for line in _rendered(info.value))
-
-
-def test_metric_negative_rank_is_named():
-    with pytest.raises(CheckFailed, match="Some rank is below 0") as info:
-        check_hit_rate_and_ndcg(metric_columns_of_positive)
-    message = str(info.value)
-    assert "scores[np.arange(n), positive][:, None]" in message
-    assert "log2(1)" not in message
+    assert hint in message
+    assert "log2(1)" not in message                   # not the off-by-one discount's hint
     assert all(len(line) <= 100 for line in _rendered(info.value))
 
 
