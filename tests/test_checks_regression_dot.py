@@ -406,7 +406,7 @@ def test_numpy_on_keras_tensors_is_named():
         check_dot_model(numpy_sum)
     message = str(info.value)
     assert "raised ValueError: A KerasTensor is symbolic" in message
-    assert message.splitlines()[-1].startswith("Hint: inside a model the embeddings are "
-                                               "symbolic tensors: use keras.ops (e.g. "
-                                               "keras.ops.sum), not numpy")
+    assert message.splitlines()[-1].startswith("Hint: use keras.ops.* / keras.layers.*, not "
+                                               "np.* (the inputs are symbolic), e.g. "
+                                               "keras.layers.Dot(axes=1)")
     assert info.value.__context__ is None

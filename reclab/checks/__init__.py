@@ -37,6 +37,7 @@ __all__ = [
     "CheckFailed",
     "call_student",
     "check_metric_bar",
+    "explain_symbolic",
     "fail",
     "first_line",
     "model_layers",
@@ -165,6 +166,29 @@ def not_written_yet(exc: NotImplementedError, name: str) -> str:
         todo = "finish the exercise"
     return (f"{head}\nHint: {todo}: replace `raise NotImplementedError` with your code, "
             "run that cell, then run this check again.")
+
+
+def explain_symbolic(exc: BaseException, call: str, example: str) -> str | None:
+    """NumPy called on a model's KerasTensors: name it and say to use keras.ops / layers.
+
+    ``call`` is the student's call as shown (``build_gmf(5, 7, 3)``), ``example`` the
+    keras.ops or keras.layers spelling of the usual culprit (checks of 01, 05, 06).
+
+    Example:
+        >>> text = explain_symbolic(ValueError("A KerasTensor is symbolic: a placeholder"),
+        ...                         "build(1)", "keras.ops.sum(x, axis=-1)")
+        >>> print(text.splitlines()[0])
+        build(1) raised ValueError: A KerasTensor is symbolic: a placeholder
+        >>> print(text.splitlines()[-1][:74])
+        Hint: use keras.ops.* / keras.layers.*, not np.* (the inputs are symbolic)
+    """
+    text = str(exc)
+    if "KerasTensor" not in text and "symbolic" not in text:
+        return None
+    return (f"{call} raised {shorten(first_line(exc), 70)}\n"
+            "A NumPy function (np.sum, np.multiply, …) was given the model's tensors.\n"
+            "Hint: use keras.ops.* / keras.layers.*, not np.* (the inputs are symbolic), "
+            f"e.g. {example}.")
 
 
 def call_student(fn: Callable[..., Any], name: str, *args: Any,

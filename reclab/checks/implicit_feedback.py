@@ -26,8 +26,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from reclab import metrics as rm
-from reclab.checks import call_student, fail, first_line, model_layers, passed
-from reclab.checks.side_information import explain_symbolic
+from reclab.checks import call_student, explain_symbolic, fail, first_line, model_layers, passed
 from reclab.sampling import seen_matrix
 
 __all__ = [

@@ -17,7 +17,15 @@ from typing import Any
 
 import numpy as np
 
-from reclab.checks import CheckFailed, fail, first_line, model_layers, not_written_yet, passed
+from reclab.checks import (
+    CheckFailed,
+    explain_symbolic,
+    fail,
+    first_line,
+    model_layers,
+    not_written_yet,
+    passed,
+)
 
 __all__ = ["check_dot_model", "check_test_predictions"]
 
@@ -56,10 +64,11 @@ def _build(build: Callable, n_users: int, n_items: int, dim: int) -> Any:
         error = exc
     if error is not None:
         text = str(error)
-        if "KerasTensor" in text or "symbolic" in text:
-            hint = ("inside a model the embeddings are symbolic tensors: use keras.ops "
-                    "(e.g. keras.ops.sum), not numpy, or keras.layers.Dot(axes=1).")
-        elif "integer" in text or "of type float" in text:
+        call = f"build_dot_model({n_users}, {n_items}, {dim})"
+        symbolic = explain_symbolic(error, call, "keras.layers.Dot(axes=1)([p_u, q_i])")
+        if symbolic is not None:
+            fail(symbolic)
+        if "integer" in text or "of type float" in text:
             hint = "embedding sizes must be Python ints: keras.layers.Embedding(n_users, dim)."
         elif isinstance(error, IndexError) or "axes" in text or "axis" in text:
             hint = ("keras.layers.Dot(axes=1): with inputs of shape (), each embedding is "
@@ -67,7 +76,7 @@ def _build(build: Callable, n_users: int, n_items: int, dim: int) -> Any:
         else:
             hint = ("two keras.Input(shape=(), dtype='int32'), one keras.layers.Embedding(n, dim) "
                     "on each, and keras.layers.Dot(axes=1) on the two vectors.")
-        fail(f"build_dot_model({n_users}, {n_items}, {dim}) raised {first_line(error)}", hint)
+        fail(f"{call} raised {first_line(error)}", hint)
     if model is None:
         fail("build_dot_model returned None: did you forget `return keras.Model(...)`?")
     if not isinstance(model, keras.Model):

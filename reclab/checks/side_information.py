@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from reclab.checks import call_student, fail, first_line, passed, shorten
+from reclab.checks import call_student, explain_symbolic, fail, first_line, passed, shorten
 
 __all__ = [
     "check_hybrid_model",
@@ -272,29 +272,6 @@ def check_item_feature_table(
 
 # --------------------------------------------------------------------------------------------
 # the hybrid model
-
-
-def explain_symbolic(exc: BaseException, call: str, example: str) -> str | None:
-    """NumPy called on a model's KerasTensors: name it and say to use keras.ops / layers.
-
-    ``call`` is the student's call as shown (``build_gmf(5, 7, 3)``), ``example`` the
-    keras.ops or keras.layers spelling of the usual culprit. Used by 05's and 06's checks.
-
-    Example:
-        >>> text = explain_symbolic(ValueError("A KerasTensor is symbolic: a placeholder"),
-        ...                         "build(1)", "keras.ops.sum(x, axis=-1)")
-        >>> print(text.splitlines()[0])
-        build(1) raised ValueError: A KerasTensor is symbolic: a placeholder
-        >>> print(text.splitlines()[-1][:74])
-        Hint: use keras.ops.* / keras.layers.*, not np.* (the inputs are symbolic)
-    """
-    text = str(exc)
-    if "KerasTensor" not in text and "symbolic" not in text:
-        return None
-    return (f"{call} raised {shorten(first_line(exc), 70)}\n"
-            "A NumPy function (np.sum, np.multiply, …) was given the model's tensors.\n"
-            "Hint: use keras.ops.* / keras.layers.*, not np.* (the inputs are symbolic), "
-            f"e.g. {example}.")
 
 
 def _explain_build_error(exc: BaseException, dim: int, call: str) -> str:
