@@ -138,7 +138,7 @@ def test_embedding_map_labels_stay_inside_the_axes_and_off_other_named_points():
     from reclab.plots import _place_labels
 
     xy = np.array([[0.0, 0.5], [10.0, 0.5], [5.0, 0.0], [5.2, 0.0], [5.0, 1.0]])
-    fig, ax = plt.subplots(figsize=(6, 4))
+    _fig, ax = plt.subplots(figsize=(6, 4))
     placed = {text: offset for _, offset, text in _place_labels(
         xy, {0: "far left, a long title", 1: "far right, a long title", 2: "A", 3: "B"}, ax)}
     assert placed["far left, a long title"][0] > 0        # written to the right of its point
